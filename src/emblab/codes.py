@@ -1,0 +1,163 @@
+"""Encoded collections: the per-item payload a compressor produces (design.md sections 3 and 5).
+
+A :class:`Codes` object holds *row-aligned* arrays (leading dimension ``n``), so its byte cost per
+item is measured, not declared: ``bytes_per_vector = sum(a.nbytes) / n``.
+
+Layouts
+-------
+``float``    ``codes``: (n, p) float16/float32 (identity, float16, PCA, truncation)
+``uint8``    ``codes``: (n, m) uint8 scalar or product-quantisation codes
+``bits``     ``codes``: (n, ceil(d/8)) uint8 packed sign bits
+``sparse``   ``indices``: (n, k) uint16/int32 sorted per row, ``values``: (n, k) float16/float32
+             (padding slots carry value 0), optional ``recon_norm``: (n,) float16
+
+Files are ``.npz`` written atomically, with a JSON header stored as a uint8 array (no pickle).
+A codes file records the fingerprint of the model that produced it; decoding or searching it with
+another model is an :class:`~emblab.ArtifactError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._errors import ArtifactError, DataError
+from .io import atomic_save_npz
+
+LAYOUTS = ("float", "uint8", "bits", "sparse")
+_META_KEY = "__emblab_meta__"
+CODES_FORMAT_VERSION = 1
+
+
+@dataclass
+class Codes:
+    """Row-aligned arrays encoding ``n`` items.
+
+    Parameters
+    ----------
+    arrays : dict of str -> ndarray
+        Every array has leading dimension ``n``.
+    layout : str
+        One of ``float``, ``uint8``, ``bits``, ``sparse``.
+    method : str
+        Spec of the compressor that produced the codes.
+    model_fingerprint : str, optional
+        sha256 of the fitted model state; checked when decoding or searching.
+    meta : dict
+        Small JSON-serialisable facts needed to interpret the codes (e.g. ``n_latents``).
+    """
+
+    arrays: dict[str, np.ndarray]
+    layout: str
+    method: str = ""
+    model_fingerprint: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise DataError(f"unknown codes layout {self.layout!r}; expected one of {LAYOUTS}.")
+        if not self.arrays:
+            raise DataError("Codes need at least one array.")
+        lengths = {k: a.shape[0] for k, a in self.arrays.items()}
+        if len(set(lengths.values())) != 1:
+            raise DataError(f"Codes arrays must share their first dimension; got {lengths}.")
+
+    # --- size -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(next(iter(self.arrays.values())).shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Total payload bytes over all items."""
+        return int(sum(a.nbytes for a in self.arrays.values()))
+
+    @property
+    def bytes_per_vector(self) -> float:
+        """Measured payload bytes per item (``nbytes / n``)."""
+        n = len(self)
+        if n == 0:
+            per_row = sum(a.dtype.itemsize * int(np.prod(a.shape[1:])) for a in self.arrays.values())
+            return float(per_row)
+        return self.nbytes / n
+
+    # --- access --------------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The main ``codes`` array (dense layouts)."""
+        if "codes" not in self.arrays:
+            raise DataError(f"{self.layout!r} codes have no dense 'codes' array; use .arrays.")
+        return self.arrays["codes"]
+
+    def as_float(self) -> np.ndarray:
+        """Float codes as float32 (n, p); only for the ``float`` layout (pipeline stages)."""
+        if self.layout != "float":
+            raise DataError(f"{self.method or 'these'} codes ({self.layout}) are not float vectors.")
+        return np.asarray(self.data, dtype=np.float32)
+
+    def __getitem__(self, rows: Any) -> "Codes":
+        """Subset of rows (slice, index array or boolean mask), keeping metadata."""
+        if isinstance(rows, (int, np.integer)):
+            rows = slice(int(rows), int(rows) + 1)
+        return Codes({k: a[rows] for k, a in self.arrays.items()}, self.layout, self.method,
+                     self.model_fingerprint, dict(self.meta))
+
+    def iter_chunks(self, chunk_size: int):
+        """Yield ``(start, Codes)`` chunks of at most ``chunk_size`` rows."""
+        n = len(self)
+        for start in range(0, n, chunk_size):
+            yield start, self[start:start + chunk_size]
+
+    @classmethod
+    def concat(cls, parts: Sequence["Codes"]) -> "Codes":
+        """Concatenate codes produced by the same model."""
+        if not parts:
+            raise DataError("cannot concatenate an empty list of Codes.")
+        first = parts[0]
+        for p in parts[1:]:
+            if p.layout != first.layout or p.model_fingerprint != first.model_fingerprint:
+                raise ArtifactError("cannot concatenate codes from different models or layouts.")
+        arrays = {k: np.concatenate([p.arrays[k] for p in parts]) for k in first.arrays}
+        return cls(arrays, first.layout, first.method, first.model_fingerprint, dict(first.meta))
+
+    # --- persistence ---------------------------------------------------------------------------
+    def header(self) -> dict[str, Any]:
+        return {"format_version": CODES_FORMAT_VERSION, "layout": self.layout, "method": self.method,
+                "model_fingerprint": self.model_fingerprint, "meta": self.meta, "n": len(self),
+                "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in self.arrays.items()}}
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an ``.npz`` file atomically (no pickle)."""
+        head = np.frombuffer(json.dumps(self.header()).encode("utf-8"), dtype=np.uint8)
+        atomic_save_npz(path, {**self.arrays, _META_KEY: head})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> "Codes":
+        """Read a codes file written by :meth:`save`, checking its header against its arrays."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{path}: codes file not found; create it with `emblab encode`.")
+        if path.stat().st_size == 0:
+            raise ArtifactError(f"{path}: codes file is empty; re-encode.")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                if _META_KEY not in npz.files:
+                    raise ArtifactError(f"{path}: not an emblab codes file (no header); re-encode.")
+                head = json.loads(bytes(npz[_META_KEY]).decode("utf-8"))
+                arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
+        except ArtifactError:
+            raise
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"{path}: corrupt or truncated codes file ({exc}); re-encode.") from exc
+        if head.get("format_version", 0) > CODES_FORMAT_VERSION:
+            raise ArtifactError(f"{path}: codes format {head.get('format_version')} is newer than this emblab; upgrade.")
+        for k, spec in head.get("arrays", {}).items():
+            if k not in arrays or list(arrays[k].shape) != spec["shape"]:
+                raise ArtifactError(f"{path}: array {k!r} does not match the header; re-encode.")
+        return cls(arrays, head["layout"], head.get("method", ""), head.get("model_fingerprint"),
+                   head.get("meta", {}))

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions), tasks (small declarative classes), results JSON."""
