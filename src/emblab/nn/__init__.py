@@ -1,0 +1,1 @@
+"""Torch training utilities shared by the learned compressors (imported lazily: needs torch)."""
