@@ -1,0 +1,1 @@
+"""HTML reports built from results JSON files alone (never re-running models)."""

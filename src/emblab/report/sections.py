@@ -1,0 +1,186 @@
+"""One renderer per experiment kind: results document -> :class:`Section` (figures + tables).
+
+Renderers read only what is in the JSON. A field that is missing or malformed raises
+:class:`SectionError`, which the page shows as a message instead of crashing.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .figures import LineFigure, Series
+from .style import family
+
+UNCOMPRESSED = ("float32", "uncompressed", "identity", "raw")
+#: metric keys in the order they are worth plotting; the first present is the "main" one
+METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r10@100", "recall@100",
+                   "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hitrate@10",
+                   "scifact_ndcg10", "ndcg@10_asym")
+_NON_METRIC = {"bytes_per_vector", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s", "dim", "k", "h",
+               "m", "seed", "n", "d", "epochs", "budget"}
+
+
+class SectionError(Exception):
+    """A results document lacks what its section needs."""
+
+
+@dataclass
+class Section:
+    title: str
+    kind: str
+    source: str
+    intro: str = ""
+    figures: list[tuple[str, LineFigure]] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def html_table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
+    """Escape and lay out a simple table; floats shown with 4 significant digits."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "–" if math.isnan(v) else f"{v:.4g}"
+        return html.escape("–" if v is None else str(v))
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>" for r in rows)
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    recs = doc.get("records")
+    if not isinstance(recs, list):
+        raise SectionError("the file has no 'records' list")
+    if not recs:
+        raise SectionError("'records' is empty: nothing to show")
+    bad = [i for i, r in enumerate(recs) if not isinstance(r, dict)]
+    if bad:
+        raise SectionError(f"record {bad[0]} is not an object")
+    return recs
+
+
+def _metrics(rec: dict[str, Any]) -> dict[str, float]:
+    """Metric values of a compression record: ``scores`` dict, or top-level numeric fields."""
+    src = rec.get("scores") if isinstance(rec.get("scores"), dict) else {
+        k: v for k, v in rec.items() if k not in _NON_METRIC}
+    out = {}
+    for k, v in src.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
+            out[k] = float(v)
+    return out
+
+
+def compression_section(doc: dict[str, Any], source: str) -> Section:
+    """Quality against bytes/vector (log-x), one line per method family, uncompressed as a line."""
+    recs = _records(doc)
+    sec = Section(doc.get("title") or f"Compression: {source}", "compression", source)
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for i, r in enumerate(recs):
+        if "method" not in r or "bytes_per_vector" not in r:
+            raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
+        by_task.setdefault(str(r.get("task", doc.get("task", "task"))), []).append(r)
+    for task, rows in by_task.items():
+        metric_names = []
+        for r in rows:
+            for m in _metrics(r):
+                if m not in metric_names:
+                    metric_names.append(m)
+        ordered = [m for m in METRIC_PRIORITY if m in metric_names] + [
+            m for m in metric_names if m not in METRIC_PRIORITY and not m.endswith("_s")]
+        for metric in ordered[:4]:
+            fig = LineFigure(f"{task}: {metric} vs bytes/vector", "bytes per vector (log scale)", metric,
+                             xlog=True)
+            lines: dict[str, Series] = {}
+            for r in rows:
+                val = _metrics(r).get(metric)
+                if val is None:
+                    continue
+                fam = family(r["method"])
+                if r["method"] in UNCOMPRESSED or fam in UNCOMPRESSED:
+                    fig.hlines[f"uncompressed ({r['method']})"] = val
+                    continue
+                lines.setdefault(fam, Series(fam, [], [], color_key=fam))
+                lines[fam].x.append(float(r["bytes_per_vector"]))
+                lines[fam].y.append(val)
+            fig.series = sorted(lines.values(), key=lambda s: s.name)
+            if fig.series:
+                sec.figures.append((f"{_slug(source)}_{_slug(task)}_{_slug(metric)}", fig))
+        main = ordered[0] if ordered else None
+        if main:
+            sec.tables.append(pareto_table(rows, main, task))
+        sec.tables.append(records_table(rows, ordered[:5], f"{task}: all methods"))
+    return sec
+
+
+def pareto_table(rows: list[dict[str, Any]], metric: str, task: str) -> str:
+    """Best method (by ``metric``) within each byte budget."""
+    budgets = sorted({float(r["bytes_per_vector"]) for r in rows
+                      if metric in _metrics(r) and r["method"] not in UNCOMPRESSED})
+    out = []
+    for b in budgets:
+        cands = [r for r in rows if float(r["bytes_per_vector"]) <= b + 1e-9 and metric in _metrics(r)
+                 and r["method"] not in UNCOMPRESSED]
+        if not cands:
+            continue
+        best = max(cands, key=lambda r: _metrics(r)[metric])
+        out.append([f"{b:g}", best["method"], f"{best['bytes_per_vector']:g}", _metrics(best)[metric]])
+    return html_table(["budget (B/vector)", "best method", "its bytes", metric], out,
+                      f"{task}: Pareto-best method per byte budget ({metric})")
+
+
+def records_table(rows: list[dict[str, Any]], metrics: list[str], caption: str) -> str:
+    rows = sorted(rows, key=lambda r: (float(r.get("bytes_per_vector", 0)), str(r.get("method"))))
+    body = [[r.get("method"), r.get("bytes_per_vector")] + [_metrics(r).get(m) for m in metrics] +
+            [r.get("fit_time_s")] for r in rows]
+    return html_table(["method", "bytes/vector"] + metrics + ["fit s"], body, caption)
+
+
+def generic_section(doc: dict[str, Any], source: str) -> Section:
+    """Any other kind: figures declared in the document (``figures``) and a records table."""
+    sec = Section(doc.get("title") or f"{doc.get('kind', 'results')}: {source}", str(doc.get("kind")), source)
+    for i, f in enumerate(doc.get("figures", []) or []):
+        sec.figures.append((f"{_slug(source)}_fig{i}", figure_from_dict(f)))
+    recs = doc.get("records")
+    if isinstance(recs, list) and recs and all(isinstance(r, dict) for r in recs):
+        cols: list[str] = []
+        for r in recs[:200]:
+            for k, v in r.items():
+                if k not in cols and not isinstance(v, (dict, list)):
+                    cols.append(k)
+        sec.tables.append(html_table(cols[:12], [[r.get(c) for c in cols[:12]] for r in recs[:60]],
+                                     f"records ({len(recs)})"))
+    if not sec.figures and not sec.tables:
+        raise SectionError("no records and no figures to show")
+    return sec
+
+
+def figure_from_dict(f: dict[str, Any]) -> LineFigure:
+    """Build a figure declared in JSON: {title, xlabel, ylabel, xlog, series: [{name, x, y, style}], hlines}."""
+    try:
+        fig = LineFigure(str(f["title"]), str(f.get("xlabel", "")), str(f.get("ylabel", "")),
+                         xlog=bool(f.get("xlog", False)), ylog=bool(f.get("ylog", False)))
+        for s in f["series"]:
+            x, y = [float(v) for v in s["x"]], [float(v) for v in s["y"]]
+            if len(x) != len(y):
+                raise SectionError(f"series {s.get('name')!r} has {len(x)} x and {len(y)} y values")
+            fig.series.append(Series(str(s["name"]), x, y, s.get("style", "-"), s.get("color_key")))
+        fig.hlines = {str(k): float(v) for k, v in (f.get("hlines") or {}).items()}
+        fig.vlines = {str(k): float(v) for k, v in (f.get("vlines") or {}).items()}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SectionError(f"malformed figure ({type(exc).__name__}: {exc})") from exc
+    return fig
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")[:60] or "x"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any], str], Section]] = {
+    "compression": compression_section,
+}
