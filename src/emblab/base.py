@@ -193,8 +193,11 @@ class BaseCompressor:
         check_is_fitted(self)
         if getattr(self, "_fingerprint_cache", None) is None:
             h = hashlib.sha256()
-            h.update(json.dumps({"method": self.method, "params": self.get_params()}, sort_keys=True,
-                                default=str).encode())
+            # n_features_in_ is hashed so stateless methods (float32, trunc) fitted on different
+            # widths do not accept each other's codes
+            h.update(json.dumps({"method": self.method, "params": self.get_params(),
+                                 "n_features_in_": getattr(self, "n_features_in_", None)},
+                                sort_keys=True, default=str).encode())
             for name, t in sorted(self._state_tensors().items()):
                 t = np.ascontiguousarray(t)
                 h.update(name.encode())

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InvalidParameterError
+from ._errors import DataError, InvalidParameterError
 from ._validation import check_array, l2_normalize
 from .codes import Codes
 
@@ -91,17 +91,24 @@ def exact_search(xq: np.ndarray, xb: np.ndarray, k: int, *, chunk_size: int = 65
     D, I : ndarrays of shape (nq, min(k, n))
     """
     xq = check_array(xq, name="xq")
-    xb = check_array(xb, name="xb", n_features=xq.shape[1], who="the queries")
+    xb = check_array(xb, name="xb")
+    if xb.shape[1] != xq.shape[1]:
+        raise DataError(f"xb has {xb.shape[1]} features but xq has {xq.shape[1]}; give both the same width.")
     if normalize:
         xq, xb = l2_normalize(xq), l2_normalize(xb)
     return _chunked(xq, lambda s, e: xb[s:e], len(xb), k, chunk_size)
 
 
 def _chunked(q: np.ndarray, get_chunk, n: int, k: int, chunk_size: int):
+    # Scores are accumulated in float64 and rounded to float32: BLAS rounding depends on the
+    # matrix shapes, so identical items (duplicate codes are common for coarse quantisers) could
+    # otherwise get scores differing in the last bit and break the lower-index tie rule, making
+    # results depend on chunk_size.
+    q64 = np.asarray(q, dtype=np.float64)
     D = I = None
     for start in range(0, n, chunk_size):
         xb = get_chunk(start, min(n, start + chunk_size))
-        S = q @ xb.T
+        S = (q64 @ np.asarray(xb, dtype=np.float64).T).astype(np.float32)
         d, i = topk_stable(S, k, offset=start)
         if D is None:
             D, I = d, i

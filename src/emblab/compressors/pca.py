@@ -58,6 +58,7 @@ class PCA(BaseCompressor):
         "store": [Options("f16", "f32", "int8")],
         "whiten": [bool],
     }
+    test_spec = "pca:dim=8"
 
     def __init__(self, dim: int = 64, store: str = "f16", whiten: bool = False):
         self.dim = dim

@@ -186,10 +186,15 @@ def fit_module(
         The loss became NaN or inf.
     """
     torch = require("torch", "Training")
+    from . import distributed as _dist
+
     cfg.validate()
-    device = torch_device(cfg.device)
+    device = _dist.local_device(torch_device(cfg.device))
+    world, rank = _dist.maybe_init(device)
     torch.manual_seed(cfg.seed)
     module.to(device)
+    if world > 1:
+        _dist.broadcast_parameters(module)
     n = arrays[0].shape[0]
     if val_arrays is None and cfg.val_fraction > 0 and n >= 4:
         tr_idx, va_idx = split_train_val(n, cfg)
@@ -240,7 +245,7 @@ def fit_module(
     n_batches = max(1, math.ceil(len(tr_idx) / cfg.batch_size))
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=True,
-                        disable=not cfg.progress)
+                        disable=not cfg.progress or rank != 0)
     stopped = False
     with progress:
         task = progress.add_task(description, total=n_batches * (cfg.epochs - start_epoch), info="")
@@ -253,6 +258,12 @@ def fit_module(
             for s in range(0, len(order), cfg.batch_size):
                 # sorted indices read memmaps sequentially; batch composition is unchanged
                 idx = np.sort(order[s:s + cfg.batch_size])
+                n_global, share = len(idx), 1.0
+                if world > 1:  # this rank's interleaved share of the global batch
+                    local = idx[rank::world]
+                    share = len(local) / n_global
+                    # a rank with no rows still joins the all-reduce, contributing zero weight
+                    idx = local if len(local) else idx[:1]
                 batch = to_dev([a[idx] for a in arrays])
                 loss = loss_fn(module, batch)
                 if not torch.isfinite(loss):
@@ -260,6 +271,8 @@ def fit_module(
                                    "lower the learning rate or check the input.")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                if world > 1:
+                    _dist.allreduce_gradients(module, share)
                 if before_step is not None:
                     before_step(module)
                 if cfg.grad_clip:
@@ -283,7 +296,7 @@ def fit_module(
             elif (cfg.patience and epoch >= select_from_epoch
                   and epoch - max(hist.best_epoch, select_from_epoch - 1) >= cfg.patience):
                 stopped = True
-            if ckpt_path is not None:
+            if ckpt_path is not None and rank == 0:
                 ckpt_path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = ckpt_path.with_name(ckpt_path.name + f".tmp-{os.getpid()}")
                 torch.save({"module": module.state_dict(), "optimizer": optimizer.state_dict(),

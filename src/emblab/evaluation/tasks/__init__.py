@@ -1,0 +1,90 @@
+"""Evaluation tasks: a registry of named tasks and :func:`evaluate` (design.md section 9).
+
+Registered tasks (``emblab list tasks``)::
+
+    knn_fidelity/imdb-minilm   knn_fidelity/scifact-minilm   beir_scifact
+    sts/stsb                   sts/sickr
+    mock/knn                   mock/retrieval                mock/sts
+
+Examples
+--------
+>>> from emblab.evaluation.tasks import evaluate, get_task
+>>> r = evaluate("pca:dim=4,store=f32", "mock/knn")
+>>> r.scores["recall@10_asym"]
+1.0
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Callable
+
+from ..._errors import InvalidParameterError
+from ..results import TaskResult
+from .base import Task, TaskMetadata
+from .beir import BeirTask, beir_scifact
+from .knn_fidelity import KnnFidelityTask, imdb_minilm, scifact_minilm
+from .mocks import mock_knn, mock_retrieval, mock_sts
+from .sts import StsTask, sickr, stsb
+
+_TASKS: dict[str, Callable[..., Task]] = {}
+
+
+class UnknownTaskError(InvalidParameterError):
+    """A task name that is not registered."""
+
+
+def register_task(name: str, factory: Callable[..., Task]) -> None:
+    """Register a task factory under ``name``; duplicates are an error."""
+    if name in _TASKS and _TASKS[name] is not factory:
+        raise InvalidParameterError(f"task {name!r} is already registered.")
+    _TASKS[name] = factory
+
+
+def list_tasks() -> list[str]:
+    """Names of all registered tasks, sorted."""
+    return sorted(_TASKS)
+
+
+def get_task(name: str | Task, **kwargs: Any) -> Task:
+    """Instantiate a registered task (``kwargs`` go to its factory, e.g. ``fit_set='train'``).
+
+    A unique suffix after ``/`` also resolves (``stsb`` -> ``sts/stsb``); unknown names suggest
+    the nearest registered one.
+    """
+    if isinstance(name, Task):
+        return name
+    key = str(name).strip()
+    if key not in _TASKS:
+        tails = [t for t in _TASKS if t.split("/")[-1] == key]
+        if len(tails) == 1:
+            key = tails[0]
+        else:
+            close = difflib.get_close_matches(key, list(_TASKS), n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownTaskError(f"{name!r} is not a registered task.{hint} See `emblab list tasks`.")
+    try:
+        return _TASKS[key](**kwargs)
+    except TypeError as exc:
+        raise InvalidParameterError(f"task {key!r} does not take {sorted(kwargs)}: {exc}") from exc
+
+
+def evaluate(model_or_spec: Any, task: str | Task, **task_kwargs: Any) -> TaskResult:
+    """Evaluate a compressor (spec string, artifact directory, object, or None for float32) on a task.
+
+    Returns
+    -------
+    TaskResult
+        Scores, bytes/vector, model bytes, fit/encode/search times, artifact fingerprint and the
+        dataset fingerprint.
+    """
+    return get_task(task, **task_kwargs).evaluate(model_or_spec)
+
+
+for _name, _factory in (("knn_fidelity/imdb-minilm", imdb_minilm), ("knn_fidelity/scifact-minilm", scifact_minilm),
+                        ("beir_scifact", beir_scifact), ("sts/stsb", stsb), ("sts/sickr", sickr),
+                        ("mock/knn", mock_knn), ("mock/retrieval", mock_retrieval), ("mock/sts", mock_sts)):
+    register_task(_name, _factory)
+
+__all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "register_task",
+           "list_tasks", "get_task", "evaluate", "UnknownTaskError"]

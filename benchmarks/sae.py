@@ -1,0 +1,375 @@
+"""CompresSAE benchmark side by side with the peers (issue 3, specs/sae.md).
+
+Stages (run in this order; each finished (stage, method) record is kept in
+``$EMBLAB_CACHE/bench_sae/<stage>.jsonl`` so an interrupted run resumes without redoing it):
+
+``imdb``      knn_fidelity/imdb-minilm (fit imdb_unsup; catalogue imdb_labeled[0:49000]; 1,000 queries):
+              peers + headline SAE (h=4096, k=16/32, default 10-epoch recipe, and the variant with
+              centring + AuxK), latent usage, fit/encode time.                 -> sae_imdb.{json,md}
+``transfer``  SciFact nDCG@10 / Recall@100 and MovieLens (ml-100k, ml-latest-small) leave-last-out,
+              every method fit once on U = imdb_unsup ∪ scifact_corpus ∪ MovieLens item embeddings
+              (no query and no label is in U).                                 -> sae_scifact / sae_recsys
+``scale``     search latency (1 query) and throughput (1,000 queries) over 10^5 and 10^6 items:
+              SAE sparse (inverted) and reconstructed vs FAISS IndexFlatIP float32 and PQ64/PQ128,
+              single thread, same process.                                     -> sae_scale
+``grid``      IMDB Recall@10 over h x k with few epochs (budget: 2-core shared CPU).  -> sae_grid
+
+Usage: ``EMBLAB_DATA=../shared/data python benchmarks/sae.py [--stages imdb,transfer,scale,grid]
+[--grid-epochs 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import emblab  # noqa: E402
+from emblab.data.paths import cache_dir  # noqa: E402
+from emblab.evaluation.results import write_results  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+CACHE = cache_dir() / "bench_sae"
+PEERS_IMDB = ["float16", "int8", "binary", "pca:dim=64,store=int8", "pca:dim=128,store=int8",
+              "faiss:PQ32", "faiss:OPQ32,PQ32", "faiss:PQ64", "faiss:OPQ64,PQ64", "faiss:OPQ96,PQ96",
+              "faiss:PQ128", "faiss:OPQ128,PQ128"]
+PEERS_TRANSFER = ["float16", "int8", "binary", "pca:dim=64,store=int8", "pca:dim=128,store=int8",
+                  "faiss:PQ64", "faiss:OPQ64,PQ64", "faiss:OPQ96,PQ96", "faiss:PQ128"]
+SAE_HEADLINE = ["sae:h=4096,k=16", "sae:h=4096,k=32", "sae:h=4096,k=16,center=true,auxk=true",
+                "sae:h=4096,k=32,center=true,auxk=true"]
+SAE_TRANSFER = ["sae:h=4096,k=16,center=true,auxk=true", "sae:h=4096,k=32,center=true,auxk=true"]
+
+
+def _threads() -> None:
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    try:
+        import faiss
+        faiss.omp_set_num_threads(1)
+    except ImportError:
+        pass
+
+
+def _done(stage: str) -> dict[str, dict]:
+    path = CACHE / f"{stage}.jsonl"
+    if not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            r = json.loads(line)
+            out[r["key"]] = r
+    return out
+
+
+def _keep(stage: str, rec: dict) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{stage}.jsonl", "a") as fh:
+        fh.write(json.dumps(rec, default=float) + "\n")
+    print(f"[{stage}] {rec['key']}: " + ", ".join(f"{k}={v:.4f}" for k, v in rec.get("scores", {}).items()
+                                                   if isinstance(v, float)), flush=True)
+
+
+def _model_dir(spec: str) -> Path:
+    import hashlib
+
+    return CACHE / "models" / hashlib.sha256(spec.encode()).hexdigest()[:16]
+
+
+def _fit_or_load(spec: str, X: np.ndarray):
+    """An SAE fitted by the imdb stage (same spec, fit set imdb_unsup) or a fresh fit."""
+    d = _model_dir(spec)
+    if (d / "config.json").exists():
+        m = emblab.load_model(d)
+        return m, m.fit_time_s_, None
+    return _fit(spec, X)
+
+
+def _fit(spec: str, X: np.ndarray):
+    m = emblab.build(spec)
+    if spec.startswith("sae"):
+        m.set_params(progress=False)
+    t0, c0 = time.perf_counter(), time.process_time()
+    m.fit(X)
+    return m, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _sae_extra(m, codes) -> dict:
+    h = m.history_
+    return {"latent_usage_catalogue": m.latent_stats(codes), "latent_usage_train": m.train_usage_,
+            "val_recon_cos": h.get("val_recon_cos"), "best_epoch": h.get("best_epoch"),
+            "epochs_run": len(h.get("train_loss", [])), "model_bytes": m.model_bytes}
+
+
+# --- stage: imdb ---------------------------------------------------------------------------------
+def stage_imdb(args) -> None:
+    from emblab.evaluation.tasks.knn_fidelity import imdb_minilm
+
+    task = imdb_minilm().load()
+    done = _done("imdb")
+    if "float32" not in done:
+        r = task.evaluate(None)
+        _keep("imdb", {"key": "float32", **r.to_dict()})
+    for spec in args.imdb_methods:
+        if spec in done:
+            continue
+        m, wall, cpu = _fit(spec, task.X_fit)
+        r = task.evaluate(m)
+        rec = {"key": spec, **r.to_dict(), "fit_time_s": wall, "fit_cpu_s": cpu}
+        if spec.startswith("sae"):
+            m.save(_model_dir(spec))  # reused by the transfer and scale stages
+            codes = m.encode(task.xb)
+            rec["extra"].update(_sae_extra(m, codes))
+            q = m.encode(task.xq)
+            rec["extra"]["queries_under_100_nonzero_sparse"] = _few_nonzero(m, q, codes)
+            rec["extra"]["encode_vectors_per_s"] = len(task.xb) / max(r.encode_time_s, 1e-9)
+        _keep("imdb", rec)
+    _write("imdb", "knn_fidelity/imdb-minilm", "fit=imdb_unsup; catalogue=imdb_labeled[0:49000]; "
+           "queries=imdb_labeled[49000:50000]", args)
+
+
+def _few_nonzero(m, qcodes, codes) -> int:
+    """Queries whose sparse code shares latents with fewer than 100 catalogue items (spec §6)."""
+    index = m.sparse_index(codes)
+    from emblab.retrieval.sparse_search import codes_to_csr
+
+    Q = codes_to_csr(qcodes.arrays["indices"], qcodes.arrays["values"], m.h)
+    touched = np.asarray((abs(Q) @ abs(index.inverted) > 0).sum(axis=1)).ravel()
+    return int((touched < 100).sum())
+
+
+# --- stage: transfer -----------------------------------------------------------------------------
+def _union_fit_set():
+    from emblab.data.embeddings import load_embeddings
+
+    parts = [load_embeddings("imdb_unsup"), load_embeddings("scifact_corpus")]
+    for name in ("movielens_100k", "movielens_latest_small"):
+        parts.append(_ml_items(name)[1])
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _ml_items(name):
+    from emblab.data.movielens import load_movielens
+    from emblab.embed import embed_texts_cached
+
+    ml = load_movielens(name)
+    return ml, embed_texts_cached(ml.item_texts, key=f"{name}-items", show_progress=False)
+
+
+def stage_transfer(args) -> None:
+    from emblab.evaluation.tasks.beir import beir_scifact
+    from emblab.evaluation.tasks import recsys as rs
+
+    sci = beir_scifact().load()
+    mls = {n: _ml_items(n) for n in ("movielens_100k", "movielens_latest_small")}
+    splits = {n: (rs.leave_last_out(ml.histories(), ml.n_items, 1), rs.leave_last_out(ml.histories(), ml.n_items, 5))
+              for n, (ml, _) in mls.items()}
+    done = _done("transfer")
+    U = None
+    for spec in ["float32"] + args.transfer_methods:
+        if spec in done:
+            continue
+        rec: dict = {"key": spec, "method": spec}
+        if spec == "float32":
+            m = None
+            r = sci.evaluate(None)
+        else:
+            if U is None:
+                from emblab.data.embeddings import load_embeddings
+
+                U = _union_fit_set() if args.transfer_fit == "union" else load_embeddings("imdb_unsup")
+            m, wall, cpu = (_fit_or_load(spec, U) if args.transfer_fit == "imdb_unsup" else _fit(spec, U))
+            rec.update(fit_time_s=wall, fit_cpu_s=cpu, model_bytes=m.model_bytes)
+            r = sci.evaluate(m)
+        rec["bytes_per_vector"] = r.bytes_per_vector
+        rec["scifact"] = r.scores
+        rec["recsys"] = {}
+        for n, (ml, E) in mls.items():
+            s1, s5 = splits[n]
+            codes = None if m is None else m.encode(E)
+            modes = ["asymmetric"] if m is None else list(m.search_modes)
+            out = {}
+            for mode in modes:
+                out[mode] = {**rs.evaluate_split(s1, E, m, codes, mode), **rs.evaluate_split(s5, E, m, codes, mode)}
+            if m is not None and "symmetric" in m.search_modes:  # users from decoded history items
+                out["decoded_users"] = {**rs.evaluate_split(s1, E, m, codes, "asymmetric", "decoded"),
+                                        **rs.evaluate_split(s5, E, m, codes, "asymmetric", "decoded")}
+            if spec == "float32":
+                out["popularity"] = {**rs.split_metrics(rs.popularity_topn(s1), s1),
+                                     **rs.split_metrics(rs.popularity_topn(s5), s5)}
+                out["random"] = {**rs.split_metrics(rs.random_topn(s1), s1),
+                                 **rs.split_metrics(rs.random_topn(s5), s5)}
+            rec["recsys"][n] = out
+        rec["scores"] = {"ndcg@10": r.scores["ndcg@10"]}
+        _keep("transfer", rec)
+    _write("transfer", "beir_scifact + recsys_movielens",
+           "fit=imdb_unsup (models shared with the imdb stage)" if args.transfer_fit == "imdb_unsup"
+           else "fit=U (imdb_unsup+scifact_corpus+ML items)", args)
+
+
+# --- stage: scale --------------------------------------------------------------------------------
+def stage_scale(args) -> None:
+    import faiss
+
+    from emblab.data.embeddings import load_embeddings
+    from emblab.retrieval.sparse_search import SparseIndex
+
+    done = _done("scale")
+    X = load_embeddings("imdb_unsup")
+    base = load_embeddings("imdb_labeled")[:49000]
+    xq = load_embeddings("imdb_labeled")[49000:]
+    rng = np.random.default_rng(0)
+    if all(f"n={n}" in done for n in (100_000, 1_000_000)):
+        return _write("scale", "scale", "synthetic catalogues from imdb_labeled", args)
+    sae = _fit_or_load(args.scale_sae, X)[0]
+    base_codes = sae.encode(base)
+    pq = {m: _fit(f"faiss:PQ{m}", X)[0] for m in (64, 128)}
+    for n in (100_000, 1_000_000):
+        if f"n={n}" in done:
+            continue
+        reps = int(np.ceil(n / len(base)))
+        # synthetic catalogue: real vectors repeated with small noise; SAE codes = real codes with
+        # their values perturbed (same latent sets, so posting-list lengths are realistic)
+        xb = np.concatenate([base + 0.01 * rng.standard_normal(base.shape, dtype=np.float32) for _ in range(reps)])[:n]
+        xb /= np.linalg.norm(xb, axis=1, keepdims=True)
+        idx = np.tile(base_codes.arrays["indices"], (reps, 1))[:n]
+        val = np.tile(base_codes.arrays["values"], (reps, 1))[:n].astype(np.float32)
+        val = (val * (1 + 0.01 * rng.standard_normal(val.shape, dtype=np.float32))).astype(np.float16)
+        rec = {"key": f"n={n}", "n": n, "scores": {}, "latency_ms": {}, "throughput_qps": {}, "build_s": {}}
+        t = time.perf_counter(); flat = faiss.IndexFlatIP(xb.shape[1]); flat.add(xb); rec["build_s"]["faiss_flat"] = time.perf_counter() - t
+        t = time.perf_counter(); index = SparseIndex(idx, val, sae.h); _ = index.inverted
+        index_norm = sae._recon_norm(idx, val); rec["build_s"]["sae_index"] = time.perf_counter() - t
+        qcodes = sae.encode_query(xq)
+        qi, qv = qcodes.arrays["indices"], qcodes.arrays["values"]
+        runners = {
+            "faiss_flat_f32": lambda s, e: flat.search(xq[s:e], 10),
+            "sae_sparse_inverted": lambda s, e: index.search_sparse(qi[s:e], qv[s:e], 10, "inverted"),
+            "sae_reconstructed": lambda s, e: index.topk_dense(sae.W_dec_ @ sae._prepare(xq[s:e]).T, 10,
+                                                                item_scale=1.0 / index_norm),
+        }
+        for m, model in pq.items():
+            pidx = model.index_
+            pidx.reset(); pidx.add(xb)
+            runners[f"faiss_PQ{m}"] = (lambda pi: (lambda s, e: pi.search(xq[s:e], 10)))(pidx)
+        for name, fn in runners.items():
+            fn(0, 1)  # warm-up
+            lat = []
+            for i in range(args.latency_queries):
+                t = time.perf_counter(); fn(i, i + 1); lat.append(time.perf_counter() - t)
+            rec["latency_ms"][name] = 1e3 * float(np.median(lat))
+            nb = args.batch_queries
+            t = time.perf_counter(); fn(0, nb); rec["throughput_qps"][name] = nb / (time.perf_counter() - t)
+        rec["scores"] = {k: v for k, v in rec["latency_ms"].items()}
+        rec["bytes_per_vector"] = {"faiss_flat_f32": 1536, "sae": sae.bytes_per_vector,
+                                   **{f"faiss_PQ{m}": m for m in pq}}
+        rec["note"] = ("single thread; median of per-query latencies; catalogue synthetic = imdb_labeled[0:49000] "
+                       "repeated with noise, SAE codes tiled with value noise; " + args.scale_sae)
+        _keep("scale", rec)
+        del flat, index
+    _write("scale", "scale", "synthetic catalogues from imdb_labeled", args)
+
+
+# --- stage: grid ---------------------------------------------------------------------------------
+def stage_grid(args) -> None:
+    """h x k grid on a CPU budget: per h, one model trained at k=4 (codes at k' in {4, 8}) and one at
+    k=16 (codes at k' in {16, ..., 64}); the Multi-TopK loss trains each model at k and 4k, so
+    encoding with k <= k' <= 4k is the paper's "larger k at inference". Asymmetric scoring only."""
+    from emblab.evaluation.metrics import exact_scores, knn_recall, r_at_k_of_true
+    from emblab.evaluation.tasks.knn_fidelity import imdb_minilm
+    from emblab.search import search
+
+    task = imdb_minilm().load()
+    done = _done("grid")
+    for h in args.grid_h:
+        for k_train, k_eval in ((4, [4, 8]), (16, [16, 24, 32, 48, 64])):
+            spec = f"sae:h={h},k={k_train},epochs={args.grid_epochs}{args.grid_extra}"
+            todo = [k for k in k_eval if k in args.grid_k and f"{spec}@k={k}" not in done and k <= h]
+            if not todo:
+                continue
+            m, wall, cpu = _fit(spec, task.X_fit)
+            for k in todo:
+                m.set_params(k=k)  # encode with k' active latents (fingerprint follows the params)
+                m._fingerprint_cache = None
+                t = time.perf_counter()
+                codes = m.encode(task.xb)
+                t_enc = time.perf_counter() - t
+                _, I = search(m, task.xq, codes, 100, "asymmetric")
+                rs = exact_scores(task.xq, task.xb, I)
+                r10 = knn_recall(I[:, :10], task.I_true, 10, retrieved_scores=rs[:, :10], true_scores=task.D_true)
+                r100 = r_at_k_of_true(I, task.I_true, 10, retrieved_scores=rs, true_scores=task.D_true)
+                _keep("grid", {"key": f"{spec}@k={k}", "task": task.name, "method": f"{spec}@k={k}",
+                               "bytes_per_vector": float(m.bytes_per_vector), "h": h, "k": k, "k_train": k_train,
+                               "scores": {"recall@10_asym": r10, "r10@100_asym": r100},
+                               "fit_time_s": wall, "fit_cpu_s": cpu, "encode_time_s": t_enc,
+                               "extra": {"latent_usage_catalogue": m.latent_stats(codes),
+                                         "val_recon_cos": m.history_.get("val_recon_cos"),
+                                         "best_epoch": m.history_.get("best_epoch")}})
+    _write("grid", "knn_fidelity/imdb-minilm", f"grid: {args.grid_epochs} epoch(s), {args.grid_extra}", args)
+
+
+# --- output --------------------------------------------------------------------------------------
+def _write(stage: str, task: str, split: str, args) -> None:
+    recs = list(_done(stage).values())
+    name = {"imdb": "sae_imdb", "transfer": "sae_transfer", "scale": "sae_scale", "grid": "sae_grid"}[stage]
+    kind = {"imdb": "compression", "transfer": "recsys", "scale": "scale", "grid": "compression"}[stage]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    doc = write_results(RESULTS / f"{name}.json", kind, recs, command=" ".join(sys.argv),
+                        dataset={"task": task, "split": split})
+    from _sae_report import markdown
+
+    (RESULTS / f"{name}.md").write_text(markdown(stage, doc))
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stages", default="imdb,transfer,scale,grid")
+    p.add_argument("--imdb-methods", default=",".join(PEERS_IMDB + SAE_HEADLINE))
+    p.add_argument("--transfer-methods", default=",".join(PEERS_TRANSFER + SAE_TRANSFER))
+    p.add_argument("--scale-sae", default="sae:h=4096,k=32,center=true,auxk=true")
+    p.add_argument("--transfer-fit", choices=["imdb_unsup", "union"], default="imdb_unsup")
+    p.add_argument("--latency-queries", type=int, default=50)
+    p.add_argument("--batch-queries", type=int, default=200)
+    p.add_argument("--grid-h", default="1024,4096,16384")
+    p.add_argument("--grid-k", default="4,8,16,24,32,48,64")
+    p.add_argument("--grid-epochs", type=int, default=1)
+    p.add_argument("--grid-extra", default=",batch_size=256,center=true,auxk=true")
+    a = p.parse_args(argv)
+    sep = ";"  # method lists use ';' between specs when given on the command line
+    for key in ("imdb_methods", "transfer_methods"):
+        val = getattr(a, key)
+        setattr(a, key, [s for s in (val.split(sep) if sep in val else _split_specs(val)) if s])
+    a.grid_h = [int(v) for v in a.grid_h.split(",")]
+    a.grid_k = [int(v) for v in a.grid_k.split(",")]
+    _threads()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    stages = {"imdb": stage_imdb, "transfer": stage_transfer, "scale": stage_scale, "grid": stage_grid}
+    for s in a.stages.split(","):
+        stages[s](a)
+
+
+def _split_specs(text: str) -> list[str]:
+    """Split a comma list of specs where specs themselves contain commas (split at known starts)."""
+    known = ("float16", "float32", "int8", "binary", "pca:", "faiss:", "sae:", "trunc:", "pq", "opq")
+    out: list[str] = []
+    for part in text.split(","):
+        if out and not part.startswith(known):
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""``emblab embed INPUT --out OUT``: embed a text file with sentence-transformers (resumable)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("embed")
+    def embed(
+        input: str = typer.Argument(..., help="Texts: .txt (one per line), .jsonl(.gz), .csv, .tsv or .parquet."),
+        out: str = typer.Option(..., "--out", "-o", help="Output .npy or .parquet."),
+        model: str = typer.Option("all-MiniLM-L6-v2", "--model", "-m",
+                                  help="sentence-transformers name or folder (default: packaged MiniLM, offline)."),
+        batch_size: int = typer.Option(64, "--batch-size", min=1, help="Texts per forward pass."),
+        chunk_size: int = typer.Option(4096, "--chunk-size", min=1, help="Texts per resumable chunk."),
+        text_field: str = typer.Option("text", "--text-field", help="Text column/field (jsonl, csv, parquet)."),
+        id_field: str = typer.Option("id", "--id-field", help="Id column/field; row numbers when absent."),
+        fmt: Optional[str] = typer.Option(None, "--format", help="npy or parquet (default: from --out)."),
+        dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 or float16."),
+        device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
+        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Embed only the first N texts."),
+    ) -> None:
+        """Embed texts into vectors; an interrupted run resumes from its finished chunks."""
+        import time
+
+        from rich.console import Console
+
+        from ..._errors import DataError
+        from ...embed import TextEncoder, embed_to_file, read_texts
+
+        if fmt is not None and fmt not in ("npy", "parquet"):
+            raise DataError(f"--format must be npy or parquet; got {fmt!r}.")
+        ids, texts = read_texts(input, text_field=text_field, id_field=id_field, limit=limit)
+        console = Console(stderr=True)
+        encoder = TextEncoder(model, device=device, batch_size=batch_size)
+        console.print(f"{len(texts)} texts from {input}; model {encoder.model_id}")
+        t0 = time.perf_counter()
+        path = embed_to_file(texts, ids, out, encoder=encoder, chunk_size=chunk_size, fmt=fmt, dtype=dtype)
+        dt = time.perf_counter() - t0
+        Console().print(f"wrote [bold]{path}[/] ({len(texts)} x {encoder.dim}, {dtype}) in {dt:.1f} s")

@@ -1,0 +1,186 @@
+"""``emblab words ...``: quadratic word embedding models (co-occurrence, closed form, dynamics,
+evaluation, critical model size). Thin wrappers over :mod:`emblab.words`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+words_app = typer.Typer(help="Quadratic word embedding models (QWEM): statistics, closed form, dynamics, eval.",
+                        no_args_is_help=True)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def _check_dir(path: str, what: str) -> Path:
+    from ..._errors import DataError
+
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{what} {p} does not exist.")
+    return p
+
+
+@words_app.command("cooc")
+def cooc(corpus: str = typer.Argument(..., help="Text file, IMDB *.jsonl.gz or the imdb_aclimdb folder."),
+         vocab: int = typer.Option(10000, "--vocab", "-V", help="Keep the V most frequent words."),
+         window: int = typer.Option(16, "--window", "-L", help="Context size L on each side."),
+         weighting: str = typer.Option("linear", help="linear (L+1-j) or uniform window weights."),
+         out: str = typer.Option(..., "--out", "-o", help="Output folder (cooc.npz + vocab.json).")) -> None:
+    """Tokenise CORPUS and count windowed co-occurrences."""
+    import time
+
+    from ...words.cooccurrence import build_cooccurrence, load_token_stream_cached
+
+    t0 = time.perf_counter()
+    ts = load_token_stream_cached(corpus)
+    stats = build_cooccurrence(ts, vocab, window, weighting=weighting)
+    stats.save(out)
+    m = stats.meta
+    _console().print(f"{m['n_tokens_in_vocab']:,} in-vocab tokens of {ts.ids.size:,}, V={vocab}, L={window}, "
+                     f"{100 * m['frac_pairs_unseen']:.1f}% pairs unseen -> {out} ({time.perf_counter() - t0:.1f} s)")
+
+
+@words_app.command("fit")
+def fit(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab words cooc`."),
+        dim: int = typer.Option(200, "--dim", "-d", help="Embedding dimension d."),
+        k: float = typer.Option(1.0, "--k", help="Negative-sampling ratio."),
+        method: str = typer.Option("qwem", help="qwem (closed form), ppmi or pmi (SVD baselines)."),
+        eig: str = typer.Option("auto", help="Eigen solver: auto, dense, eigsh, torch."),
+        out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder for the vectors."),
+        word2vec: Optional[str] = typer.Option(None, help="Also export word2vec text format here.")) -> None:
+    """Closed-form QWEM vectors (or svd(PPMI)/svd(PMI)) from saved co-occurrence statistics."""
+    from ..._errors import InvalidParameterError
+    from ...words.closed_form import fit_closed_form, svd_embeddings
+    from ...words.cooccurrence import CoocStats
+
+    stats = CoocStats.load(_check_dir(cooc_dir, "co-occurrence folder"))
+    if method == "qwem":
+        wv = fit_closed_form(stats, dim, k=k, method=eig)
+    elif method in ("ppmi", "pmi"):
+        wv = svd_embeddings(stats, dim, kind=method)
+    else:
+        raise InvalidParameterError(f"--method must be qwem, ppmi or pmi; got {method!r}.")
+    out = out or str(Path(cooc_dir) / f"{method}_d{dim}")
+    wv.save(out)
+    if word2vec:
+        wv.to_word2vec(word2vec)
+    _console().print(f"{method} d={dim} V={len(wv)} in {wv.meta['seconds']:.1f} s -> {out}")
+
+
+@words_app.command("eval")
+def evaluate(vectors: str = typer.Argument(..., help="Word-vectors folder or word2vec text file."),
+             gensim_protocol: bool = typer.Option(True, "--gensim/--no-gensim", help="Also gensim's protocol."),
+             json_out: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON.")) -> None:
+    """All-pairs analogies, gensim's analogy protocol, WS353 and SimLex-999."""
+    from rich.table import Table
+
+    from ...io import atomic_write_json
+    from ...words.analogy import evaluate_all
+    from ...words.vectors import WordVectors
+
+    wv = WordVectors.load(_check_dir(vectors, "vectors"))
+    res = evaluate_all(wv, gensim_protocol=gensim_protocol)
+    t = Table(title=f"{vectors} (V={len(wv)}, d={wv.dim})")
+    t.add_column("task")
+    t.add_column("score", justify="right")
+    t.add_column("coverage", justify="right")
+    ap = res["analogy_all_pairs"]
+    t.add_row("analogy, all-pairs (paper)", f"{100 * (ap['accuracy'] or 0):.1f}%", f"{ap['n']} analogies")
+    if "analogy_gensim" in res:
+        g = res["analogy_gensim"]
+        t.add_row("analogy, gensim protocol", f"{100 * g['accuracy']:.1f}%", f"{g['n']} questions")
+    for name in ("ws353", "simlex"):
+        r = res[name]
+        t.add_row(name, f"{r['spearman']:.3f}" if r["spearman"] is not None else "-",
+                  f"{r['n_covered']}/{r['n_total']}")
+    _console().print(t)
+    if json_out:
+        atomic_write_json(json_out, res)
+
+
+@words_app.command("dynamics")
+def dynamics(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab words cooc`."),
+             dim: int = typer.Option(64, "--dim", "-d"),
+             steps: Optional[int] = typer.Option(None, help="GD steps (default 1.5 tau_d / (2 lr))."),
+             init: str = typer.Option("random", help="random or aligned."),
+             init_scale: float = typer.Option(1e-6, help="Initial scale sigma."),
+             lr: Optional[float] = typer.Option(None, help="Step size (default min(0.5/lambda_1, 1/|lambda_min|)."),
+             k: float = typer.Option(1.0, "--k"),
+             out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON with the curves.")) -> None:
+    """Full-batch GD on ||WW^T - M*||^2; compares half-rise steps with tau_k / (2 lr)."""
+    import numpy as np
+
+    from ...io import atomic_write_json
+    from ...words.closed_form import target_matrix, top_eigenpairs
+    from ...words.cooccurrence import CoocStats
+    from ...words.dynamics import default_lr, gd_train, half_rise_steps, onset_times
+
+    stats = CoocStats.load(_check_dir(cooc_dir, "co-occurrence folder"))
+    M = target_matrix(stats.C, stats.unigram, k)
+    lam, U, _ = top_eigenpairs(M, dim)
+    eta = lr or default_lr(M, float(lam[0]))
+    s0_guess = init_scale ** 2 * (dim if init == "random" else 1)
+    n = steps or int(np.ceil(1.5 * onset_times(lam[-1:], np.array([s0_guess]))[0] / (2 * eta)))
+    res = gd_train(M, dim, n, lr=eta, init=init, init_scale=init_scale, lam=lam, U=U,
+                   record_every=max(1, n // 400))
+    pred = onset_times(res["lam"], res["s0"]) / (2 * eta)
+    meas = half_rise_steps(res["steps"], res["sigma_modes"], res["lam"])
+    ok = np.isfinite(pred) & np.isfinite(meas)
+    rel = np.abs(meas[ok] - pred[ok]) / pred[ok]
+    corr = float(np.corrcoef(pred[ok], meas[ok])[0, 1]) if ok.sum() > 2 else float("nan")
+    _console().print(f"{n} steps in {res['seconds']:.1f} s; {ok.sum()}/{dim} modes rose; median |rel err| "
+                     f"{np.median(rel) if rel.size else float('nan'):.3f}, max {rel.max() if rel.size else float('nan'):.3f}, "
+                     f"corr(pred, measured) {corr:.4f}")
+    if out:
+        atomic_write_json(out, {"steps": res["steps"], "sigma_modes": res["sigma_modes"], "lam": res["lam"],
+                                "s0": res["s0"], "lr": eta, "predicted_half_rise": pred, "measured_half_rise": meas})
+
+
+@words_app.command("critical-size")
+def critical_size(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab words cooc`."),
+                  d_max: int = typer.Option(1024, "--d-max", help="Largest d of the log grid."),
+                  k: float = typer.Option(1.0, "--k"),
+                  thresholds: str = typer.Option("0.05,0.2", help="Comma-separated accuracy thresholds."),
+                  min_count: int = typer.Option(50, help="Fewer analogies = insufficient coverage."),
+                  out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON output.")) -> None:
+    """Per-family accuracy vs d of the closed form and the smallest d reaching each threshold."""
+    from rich.table import Table
+
+    from ..._errors import InvalidParameterError
+    from ...io import atomic_write_json
+    from ...words.analogy import load_analogy_families
+    from ...words.closed_form import target_matrix, top_eigenpairs
+    from ...words.cooccurrence import CoocStats
+    from ...words.critical import accuracy_vs_dim, critical_sizes, log_grid
+
+    try:
+        ths = tuple(float(x) for x in thresholds.split(","))
+    except ValueError as exc:
+        raise InvalidParameterError(f"--thresholds must be comma-separated numbers; got {thresholds!r}.") from exc
+    stats = CoocStats.load(_check_dir(cooc_dir, "co-occurrence folder"))
+    M = target_matrix(stats.C, stats.unigram, k)
+    lam, U, _ = top_eigenpairs(M, min(d_max, stats.V))
+    del M
+    fams = load_analogy_families()
+    acc = accuracy_vs_dim(stats.words, lam, U, log_grid(2, d_max), fams)
+    crit = critical_sizes(acc, ths, min_count)
+    t = Table(title=f"critical d per family (V={stats.V})")
+    for c in ["family", "n", *[f"d_c@{th:g}" for th in ths], "max acc"]:
+        t.add_column(c)
+    for f, r in crit.items():
+        t.add_row(f, str(r["n"]), *[str(r[f"d_c@{th:g}"] or ("-" if r["status"] == "ok" else "cov"))
+                                     for th in ths], f"{100 * r.get('max_accuracy', 0):.1f}%")
+    _console().print(t)
+    if out:
+        atomic_write_json(out, {"accuracy_vs_dim": acc, "critical": crit, "lam": lam})
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(words_app, name="words")

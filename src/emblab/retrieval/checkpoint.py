@@ -1,0 +1,81 @@
+"""Pickle-free training checkpoints: ``state.safetensors`` (tensors) + ``state.json`` (the rest).
+
+Holds what nanoGPT-style resumption needs (design.md section 5): the *unwrapped* module states,
+optimiser states (tensors flattened by name, structure in JSON), the step, RNG states (torch CPU
+generator as a uint8 tensor, numpy ``Generator`` state as JSON) and the full config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .._deps import require
+from .._errors import ArtifactError
+from ..io import atomic_path
+
+torch = require("torch", "emblab.retrieval.checkpoint")
+
+TENSORS = "state.safetensors"
+META = "state.json"
+
+
+def flatten_optimizer(opt, prefix: str) -> tuple[dict, dict]:
+    """Split ``opt.state_dict()`` into ``({name: tensor}, json_structure)``."""
+    sd = opt.state_dict()
+    tensors, keys = {}, {}
+    for pid, st in sd["state"].items():
+        keys[str(pid)] = {}
+        for key, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"{prefix}.{pid}.{key}"] = val
+                keys[str(pid)][key] = "tensor"
+            else:
+                keys[str(pid)][key] = val
+    return tensors, {"param_groups": sd["param_groups"], "state": keys}
+
+
+def unflatten_optimizer(opt, prefix: str, tensors: dict, structure: dict) -> None:
+    """Inverse of :func:`flatten_optimizer`; loads the state into ``opt``."""
+    state = {}
+    for pid, entries in structure["state"].items():
+        state[int(pid)] = {k: (tensors[f"{prefix}.{pid}.{k}"] if v == "tensor" else v) for k, v in entries.items()}
+    opt.load_state_dict({"state": state, "param_groups": structure["param_groups"]})
+
+
+def save_checkpoint(folder: str | os.PathLike, tensors: dict, meta: dict[str, Any]) -> None:
+    """Write the checkpoint folder atomically (replacing an older one)."""
+    from safetensors.torch import save_file
+
+    flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items() if v is not None}
+    with atomic_path(folder, is_dir=True) as tmp:
+        tmp.mkdir(parents=True, exist_ok=True)
+        save_file(flat, str(tmp / TENSORS))
+        (tmp / META).write_text(json.dumps(meta, default=_json_default), encoding="utf-8")
+
+
+def load_checkpoint(folder: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict]:
+    """Read ``(tensors, meta)`` from a checkpoint folder."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / META).read_text(encoding="utf-8"))
+        tensors = load_file(str(folder / TENSORS), device=device)
+    except (OSError, json.JSONDecodeError, Exception) as exc:  # safetensors raises its own errors
+        raise ArtifactError(f"{folder}: unreadable checkpoint ({type(exc).__name__}); delete it or use a new --out.") from exc
+    return tensors, meta
+
+
+def _json_default(o):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

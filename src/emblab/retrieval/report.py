@@ -1,0 +1,206 @@
+"""Summaries, the headline ratio, plots and markdown for corrector results (reads records only).
+
+Headline (spec section 4): the refresh encodes of the cheapest periodic-refresh baseline that
+reaches the corrector's final quality, divided by the corrector's refresh encodes. Computed two
+ways: (a) discrete, over the R values run; (b) interpolated in log(refresh encodes) along the
+refresh family ordered by cost (stale = no refresh, refresh-R for decreasing R, oracle = R=1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+
+def _order(label: str) -> tuple:
+    if label.startswith("refresh-R"):
+        return (2, -int(label[9:]))
+    return ({"inbatch": 0, "stale": 1, "corrector": 3, "oracle": 4}.get(label, 5), 0)
+
+
+def summarize(records: list[dict], metric: str, split: str) -> list[dict[str, Any]]:
+    """Per method label: mean/std over seeds of the final metric, costs and last drift figures."""
+    by = defaultdict(list)
+    for r in records:
+        if "final" in r:
+            by[r["label"]].append(r)
+    rows = []
+    for label in sorted(by, key=_order):
+        rs = by[label]
+        vals = np.array([r["final"][split][metric] for r in rs])
+        last = [r["curve"][-1] for r in rs]
+
+        def mean_of(key):
+            xs = [p[key] for p in last if key in p]
+            return float(np.mean(xs)) if xs else None
+
+        rows.append({"label": label, "n_seeds": len(rs), metric: float(vals.mean()), f"{metric}_std": float(vals.std()),
+                     **{m: float(np.mean([r["final"][split][m] for r in rs])) for m in rs[0]["final"][split]},
+                     "refresh_encodes": float(np.mean([r["counts"]["refresh"] for r in rs])),
+                     "loss_encodes": float(np.mean([r["counts"]["loss"] for r in rs])),
+                     "h_g_equiv": float(np.mean([r["counts"]["h_g_equiv"] for r in rs])),
+                     "cos_g0_fresh_end": mean_of("cos_g0_fresh"), "cos_cache_fresh_end": mean_of("cos_cache_fresh"),
+                     "cos_h_fresh_end": mean_of("cos_h_fresh"), "overlap@10_cache_end": mean_of("overlap@10_cache"),
+                     "overlap@10_h_end": mean_of("overlap@10_h"),
+                     "wall_s": float(np.mean([r["wall_s"] for r in rs]))})
+    return rows
+
+
+def headline(rows: list[dict], metric: str) -> dict[str, Any]:
+    """Matched-quality refresh-cost ratio of the corrector vs periodic refresh (see module doc)."""
+    by = {r["label"]: r for r in rows}
+    if "corrector" not in by:
+        return {}
+    c = by["corrector"]
+    qc, cost_c = c[metric], c["refresh_encodes"]
+    fam = [by[lbl] for lbl in sorted(by, key=_order) if lbl == "stale" or lbl.startswith("refresh-R") or lbl == "oracle"]
+    fam.sort(key=lambda r: r["refresh_encodes"])
+    out: dict[str, Any] = {"metric": metric, "corrector": qc, "corrector_std": c[f"{metric}_std"],
+                           "corrector_refresh_encodes": cost_c, "corrector_h_g_equiv": c["h_g_equiv"]}
+    for lbl in ("stale", "oracle", "inbatch"):
+        if lbl in by:
+            out[f"{lbl}"] = by[lbl][metric]
+            out[f"corrector_minus_{lbl}"] = qc - by[lbl][metric]
+    reach = [r for r in fam if r["label"].startswith("refresh-R") and r[metric] >= qc]
+    if reach:
+        out["cheapest_refresh_matching"] = reach[0]["label"]
+        out["ratio_discrete"] = reach[0]["refresh_encodes"] / cost_c
+    else:
+        out["cheapest_refresh_matching"] = None
+        out["ratio_discrete"] = None
+        refr = [r for r in fam if r["label"].startswith("refresh-R")]
+        if refr:  # none matched: the ratio is at least that of the most expensive setting run
+            out["ratio_at_least"] = max(r["refresh_encodes"] for r in refr) / cost_c
+    if "oracle" in by and by["oracle"][metric] < qc:
+        out["ratio_at_least_oracle"] = by["oracle"]["refresh_encodes"] / cost_c
+    # Interpolate quality vs log(cost) along the family; first crossing of the corrector's level.
+    out["ratio_interpolated"] = None
+    for a, b in zip(fam, fam[1:]):
+        if a[metric] < qc <= b[metric]:
+            la, lb = math.log(a["refresh_encodes"]), math.log(b["refresh_encodes"])
+            w = (qc - a[metric]) / (b[metric] - a[metric])
+            out["ratio_interpolated"] = math.exp(la + w * (lb - la)) / cost_c
+            break
+    if fam and fam[0][metric] >= qc:
+        out["ratio_interpolated"] = fam[0]["refresh_encodes"] / cost_c  # the cheapest baseline already matches
+    return out
+
+
+def markdown_table(rows: list[dict], metrics: list[str], split: str) -> str:
+    """Markdown table of the summary rows."""
+    head = ["method", "seeds"] + [f"{m} ({split})" for m in metrics] + [
+        "refresh encodes", "h cost (g-fwd equiv.)", "loss encodes", "cos(g0,g) end", "cos(C,g) end",
+        "cos(h(C),g) end", "overlap@10 C", "overlap@10 h(C)", "wall s/run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def f(x, fmt="{:.3f}"):
+        return "" if x is None else fmt.format(x)
+
+    for r in rows:
+        cells = [r["label"], str(r["n_seeds"])]
+        cells += [f"{r[m]:.4f} ± {r[m + '_std']:.4f}" if m + "_std" in r else f(r.get(m), "{:.4f}") for m in metrics]
+        cells += [f"{r['refresh_encodes']:,.0f}", f(r["h_g_equiv"], "{:,.1f}"), f"{r['loss_encodes']:,.0f}",
+                  f(r["cos_g0_fresh_end"]), f(r["cos_cache_fresh_end"]), f(r["cos_h_fresh_end"]),
+                  f(r["overlap@10_cache_end"]), f(r["overlap@10_h_end"]), f(r["wall_s"], "{:.0f}")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _mean_curves(records: list[dict], key: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    by = defaultdict(list)
+    for r in records:
+        by[r["label"]].append(r["curve"])
+    out = {}
+    for label, curves in by.items():
+        n = min(len(c) for c in curves)
+        if n == 0 or key not in curves[0][0]:
+            continue
+        steps = np.array([p["step"] for p in curves[0][:n]])
+        ys = np.array([[c[i].get(key, np.nan) for i in range(n)] for c in curves])
+        xs = np.array([[c[i]["refresh_encodes"] for i in range(n)] for c in curves]).mean(0)
+        out[label] = (steps, xs, ys.mean(0))
+    return out
+
+
+_COLORS = {"inbatch": "tab:gray", "stale": "tab:orange", "refresh-R10": "tab:purple", "refresh-R50": "tab:red",
+           "refresh-R200": "tab:green", "corrector": "tab:blue", "oracle": "black"}
+
+
+def _color(label: str) -> str | None:
+    return _COLORS.get(label)
+
+
+def plot_quality(records: list[dict], key: str, path, title: str = "", final_split: str = "test",
+                 final_metric: str = "recall@10") -> None:
+    """Left: final quality (mean ± std over seeds) vs total refresh encodes, with the training path
+    faint; right: curve-split quality vs step. Means over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = _mean_curves(records, key)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    rows = {r["label"]: r for r in summarize(records, final_metric, final_split)} if final_split else {}
+    for label in sorted(curves, key=_order):
+        steps, xs, ys = curves[label]
+        c = _color(label)
+        axes[0].plot(np.maximum(xs, 1), ys, "-", color=c, alpha=0.25, lw=1)
+        if label in rows:
+            r = rows[label]
+            axes[0].errorbar([max(r["refresh_encodes"], 1)], [r[final_metric]], yerr=[r[final_metric + "_std"]],
+                             fmt="o", ms=7, color=c, capsize=3, label=f"{label} (final {final_split})")
+        axes[1].plot(steps, ys, color=c, label=label)
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("target-encoder refresh passes (log; inbatch plotted at 1)")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title(f"final {final_split} {final_metric} (markers) and {key} path during training (faint)", fontsize=8)
+    axes[1].set_xlabel("training step (after the cache is built)")
+    axes[0].set_ylabel(final_metric)
+    for ax in axes[1:]:
+        ax.set_ylabel(key)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title or key)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_drift(records: list[dict], path, title: str = "") -> None:
+    """Mean cosine of cache vs fresh (per method), h(C) vs fresh, g0 vs fresh; top-10 overlap."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for key, ax, style in (("cos_cache_fresh", axes[0], "-"), ("cos_h_fresh", axes[0], "--"),
+                           ("overlap@10_cache", axes[1], "-"), ("overlap@10_h", axes[1], "--")):
+        for label, (steps, _, ys) in sorted(_mean_curves(records, key).items(), key=lambda kv: _order(kv[0])):
+            ax.plot(steps, ys, style, color=_color(label),
+                    label=f"{label}: {'h(C)' if key.endswith('_h') or 'h_fresh' in key else 'C'}")
+    g0 = _mean_curves(records, "cos_g0_fresh")
+    if "stale" in g0:
+        axes[0].plot(g0["stale"][0], g0["stale"][2], ":", color="k", label="g0 vs g (total drift, stale run)")
+    axes[0].set_ylabel("mean cos(approx, fresh g(y)) over all targets")
+    axes[1].set_ylabel("top-10 overlap with fresh ranking (probe train queries)")
+    for ax in axes:
+        ax.set_xlabel("training step (after the cache is built)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title or "drift")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def paired_differences(records: list[dict], metric: str, split: str, a: str, b: str) -> list[float]:
+    """Per-seed ``metric(a) - metric(b)`` for seeds where both labels finished (same batches per seed)."""
+    by = {(r["label"], r["config"]["seed"]): r["final"][split][metric] for r in records if "final" in r}
+    seeds = sorted({s for (_, s) in by})
+    return [by[(a, s)] - by[(b, s)] for s in seeds if (a, s) in by and (b, s) in by]

@@ -1,0 +1,1 @@
+"""Scale-out: out-of-core chunked encoding with resume, Ray Data, Qdrant export."""

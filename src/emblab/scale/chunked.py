@@ -1,0 +1,132 @@
+"""Out-of-core encoding: stream chunks through a fitted model, write one codes file per chunk and a
+manifest, and resume after interruption without redoing finished chunks.
+
+Layout of the output folder::
+
+    out/
+      manifest.json            spec, model fingerprint, input signature, chunk list, complete flag
+      part-<chunk>.npz         Codes of one chunk (atomic write: never half-written)
+      part-<chunk>.ids.npy     ids of that chunk (parquet inputs with an id column)
+
+Peak memory is one chunk of input plus its codes, whatever the input size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._errors import ArtifactError, DataError
+from ..codes import Codes
+from ..io import atomic_save_npy, atomic_write_json
+from .sources import iter_chunks, source_signature
+
+MANIFEST = "manifest.json"
+
+
+def _read_manifest(out: Path) -> dict[str, Any] | None:
+    p = out / MANIFEST
+    if not p.exists():
+        return None
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{p}: corrupt manifest ({exc}); delete the folder to start over.") from exc
+
+
+def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
+                  chunk_rows: int = 65536, vector_column: str = "vector", id_column: str | None = "id",
+                  resume: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Encode a large input chunk by chunk into ``out_dir``.
+
+    Parameters
+    ----------
+    model : fitted compressor
+    input_path : path-like
+        ``.npy`` (memory-mapped) or parquet file/folder.
+    out_dir : path-like
+        Output folder (created).
+    chunk_rows : int
+        Rows per chunk.
+    resume : bool
+        Skip chunks already recorded in the manifest (same model, input and chunking).
+
+    Returns
+    -------
+    dict
+        The final manifest.
+
+    Raises
+    ------
+    ArtifactError
+        ``out_dir`` holds a run of another model or input and ``resume`` is set.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.tmp-*"):  # leftovers of a killed write
+        stale.unlink(missing_ok=True)
+    signature = source_signature(input_path)
+    head = {"spec": model.to_spec(), "model_fingerprint": model.fingerprint, "input": str(input_path),
+            "input_signature": signature, "chunk_rows": int(chunk_rows), "layout": model.codes_layout}
+    manifest = _read_manifest(out) if resume else None
+    if manifest is not None:
+        for key in ("model_fingerprint", "input_signature", "chunk_rows"):
+            if manifest.get(key) != head[key]:
+                raise ArtifactError(f"{out}: holds a run with a different {key.replace('_', ' ')}; "
+                                    "use another --out folder or delete it.")
+    else:
+        manifest = {**head, "chunks": {}, "complete": False, "n_rows": 0}
+    done = manifest["chunks"]
+    refs = list(iter_chunks(input_path, chunk_rows, vector_column=vector_column, id_column=id_column))
+    from rich.progress import Progress
+
+    t0 = time.perf_counter()
+    n_new = 0
+    with Progress(transient=True, disable=not progress) as bar:
+        task = bar.add_task("encoding", total=sum(r.n_rows for r in refs))
+        for ref in refs:
+            fname = f"part-{ref.chunk_id}.npz"
+            if ref.chunk_id in done and (out / fname).exists() and (out / fname).stat().st_size == done[ref.chunk_id]["bytes"]:
+                bar.advance(task, ref.n_rows)
+                continue
+            X, ids = ref.load()
+            if not np.isfinite(X).all():
+                bad = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0]) + ref.start
+                raise DataError(f"{input_path}: row {bad} has NaN or inf; clean the input and rerun (finished chunks are kept).")
+            codes = model.encode(X)
+            codes.save(out / fname)
+            entry = {"file": fname, "start": ref.start, "rows": ref.n_rows, "bytes": (out / fname).stat().st_size}
+            if ids is not None:
+                atomic_save_npy(out / f"part-{ref.chunk_id}.ids.npy", np.asarray(ids))
+                entry["ids"] = f"part-{ref.chunk_id}.ids.npy"
+            done[ref.chunk_id] = entry
+            n_new += 1
+            atomic_write_json(out / MANIFEST, manifest)
+            bar.advance(task, ref.n_rows)
+    manifest["complete"] = True
+    manifest["n_rows"] = int(sum(c["rows"] for c in done.values()))
+    manifest["bytes_per_vector"] = float(model.bytes_per_vector)
+    manifest["last_run"] = {"new_chunks": n_new, "seconds": time.perf_counter() - t0}
+    atomic_write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def read_encoded_dir(out_dir: str | os.PathLike) -> tuple[Codes, np.ndarray | None]:
+    """Concatenate the chunk files of a complete run (in input order); returns (codes, ids)."""
+    out = Path(out_dir)
+    manifest = _read_manifest(out)
+    if manifest is None:
+        raise DataError(f"{out}: no manifest.json; not an emblab chunked encoding folder.")
+    if not manifest.get("complete"):
+        raise ArtifactError(f"{out}: the run is incomplete; rerun the same command to resume it.")
+    entries = sorted(manifest["chunks"].values(), key=lambda c: c["start"])
+    parts = [Codes.load(out / c["file"]) for c in entries]
+    ids = None
+    if entries and all("ids" in c for c in entries):
+        ids = np.concatenate([np.load(out / c["ids"], allow_pickle=False) for c in entries])
+    return Codes.concat(parts), ids

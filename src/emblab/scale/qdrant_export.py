@@ -1,0 +1,94 @@
+"""Serve sparse codes from Qdrant: export ``sae`` codes as Qdrant sparse vectors and query them.
+
+Qdrant accepts negative sparse values, so signed top-k codes go in as they are. Values are divided
+by the code's L2 norm on export (and the query's on search), so Qdrant's dot product equals emblab's
+``sparse`` mode score (cosine of codes). Engines that reject negative sparse values (Milvus
+SPARSE_FLOAT_VECTOR, Elasticsearch sparse_vector, OpenSearch rank_features) need the ReLU variant
+(``sae:activation=relu_topk``) or the signed split into 2h non-negative dimensions.
+
+By default the client runs embedded in this process (``QdrantClient(path=...)`` or ``":memory:"``);
+pass ``url="http://host:6333"`` for a server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from .._deps import require
+from .._errors import DataError
+from ..codes import Codes
+
+VECTOR_NAME = "sae"
+
+
+def _rows(codes: Codes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(indices, values) of each row with padding slots (value 0) removed, L2-normalised."""
+    if codes.layout != "sparse":
+        raise DataError(f"Qdrant export needs sparse codes; got {codes.layout!r} codes.")
+    I = codes.arrays["indices"].astype(np.int64)
+    V = codes.arrays["values"].astype(np.float32)
+    for idx, val in zip(I, V):
+        keep = val != 0
+        idx, val = idx[keep], val[keep]
+        norm = float(np.linalg.norm(val))
+        yield idx, (val / norm if norm > 0 else val)
+
+
+def connect(location: str = ":memory:", url: str | None = None) -> Any:
+    """A Qdrant client: embedded (``location`` a folder or ``":memory:"``) or a server by ``url``."""
+    qc = require("qdrant_client", "Qdrant export")
+    if url:
+        return qc.QdrantClient(url=url)
+    if location == ":memory:":
+        return qc.QdrantClient(location=":memory:")
+    return qc.QdrantClient(path=location)
+
+
+def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray | None = None,
+                 batch_size: int = 1024) -> None:
+    """(Re)create ``collection`` and upload every code as a sparse vector (point id = row or ``ids``)."""
+    models = require("qdrant_client.models", "Qdrant export")
+    if client.collection_exists(collection):
+        client.delete_collection(collection)
+    client.create_collection(collection, vectors_config={},
+                             sparse_vectors_config={VECTOR_NAME: models.SparseVectorParams()})
+    points = []
+    for row, (idx, val) in enumerate(_rows(codes)):
+        pid = int(ids[row]) if ids is not None else row
+        points.append(models.PointStruct(id=pid, vector={VECTOR_NAME: models.SparseVector(
+            indices=idx.tolist(), values=val.tolist())}))
+        if len(points) >= batch_size:
+            client.upsert(collection, points=points, wait=True)
+            points = []
+    if points:
+        client.upsert(collection, points=points, wait=True)
+
+
+def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by sparse dot product for each encoded query; returns (D, I) like emblab.search."""
+    models = require("qdrant_client.models", "Qdrant export")
+    D = np.full((len(query_codes), k), -np.inf, np.float32)
+    I = np.full((len(query_codes), k), -1, np.int64)
+    for r, (idx, val) in enumerate(_rows(query_codes)):
+        res = client.query_points(collection, query=models.SparseVector(indices=idx.tolist(), values=val.tolist()),
+                                  using=VECTOR_NAME, limit=k, with_payload=False).points
+        for j, p in enumerate(res):
+            D[r, j], I[r, j] = p.score, p.id
+    return D, I
+
+
+def topk_agreement(I_a: np.ndarray, I_b: np.ndarray, D_ref: np.ndarray | None = None, tol: float = 1e-3) -> float:
+    """Share of queries whose top-k id *sets* agree (ties at the k-th score are tolerated when
+    ``D_ref`` is given: ids beyond the cut with the same score count as equal)."""
+    same = 0
+    for r in range(len(I_a)):
+        a, b = set(I_a[r].tolist()), set(I_b[r].tolist())
+        if a == b:
+            same += 1
+        elif D_ref is not None:
+            # differing ids must all sit at the boundary score (equal-score ties broken differently)
+            kth = D_ref[r, -1]
+            same += int(len(a ^ b) <= 2 * int(np.sum(np.abs(D_ref[r] - kth) <= tol)))
+    return same / max(len(I_a), 1)
