@@ -25,7 +25,9 @@ browser:
 	  || echo "chromium could not be installed: browser tests will be skipped"; }
 
 demo: env browser
-	$(BIN)/emblab demo
+	$(BIN)/emblab demo --out runs/demo
+	$(BIN)/emblab report runs/demo benchmarks/results --out report --title "emblab demo report"
+	@echo "report: $$(pwd)/report/index.html"
 
 test: env browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider

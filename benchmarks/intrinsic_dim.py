@@ -9,12 +9,18 @@ batch 256, lr 2e-3, <= 12 epochs,
 patience 3 (paper: batch 32, lr 1e-4, 25 epochs, patience 5); one supervised variant alpha = 0.1
 (spec: alpha in {0.01, 0.1, 1} chosen on validation); random forest 100 trees with
 max_features="sqrt", max_samples=0.5, min_samples_leaf=5 (paper: max_features=1.0, full
-bootstrap); sklearn MLP 64-64 with early stopping, <= 40 epochs. StockNet: at most 2 distinct
-tweets per stock-day and 1,500 training-period stock-days are embedded (val/test periods complete).
+bootstrap); sklearn MLP 64-64 with early stopping, <= 40 epochs. StockNet: one tweet per stock-day
+(seeded random distinct text) and 1,000 / 1,000 / 2,000 stock-days of the train / validation / test
+periods are embedded (the CPU was shared by ~20 processes when this ran; embedding all 76k distinct
+tweets was out of reach).
 
 Usage::
 
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py imdb_rating
+    EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py asap_sas \
+        --n-train 1000 --n-val 1000 --n-test 2000
+    EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py stocknet_return \
+        --n-train 1000 --n-val 1000 --n-test 2000
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ COMPRESSORS = [f"ae:{AE}", f"ae:alpha=0.1,{AE}", "pca:store=f32", "randproj"]
 REG_OPTS = {"rf": {"n_estimators": 100, "max_features": "sqrt", "max_samples": 0.5, "min_samples_leaf": 5},
             "mlp": {"max_iter": 40, "batch_size": 128}}
 TASK_OPTS = {"imdb_rating": {"split": "official"}, "asap_sas": {"split": "fold0"},
-             "stocknet_return": {"max_tweets_per_day": 2, "max_train_days": 1500}}
+             "stocknet_return": {"max_tweets_per_day": 1, "max_train_days": 1000, "max_val_days": 1000,
+                                 "max_test_days": 2000}}
 
 
 def main(argv: list[str] | None = None) -> int:

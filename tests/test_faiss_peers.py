@@ -1,8 +1,9 @@
 """FAISS peers equal FAISS called directly on the same data (issue 2, acceptance).
 
-Same codes (``sa_encode``), same reconstructions and the same ADC search results (ids and scores)
+Same codes (``sa_encode``), same reconstructions, the same ``adc`` search results (ids and scores)
 as an index built with ``faiss.index_factory(d, factory, METRIC_INNER_PRODUCT)``, trained, filled
-with ``add`` and searched. The 8-bit, polysemous ``faiss:PQ8`` comparison costs ~10 s of CPU and is
+with ``add`` and searched, and ``asymmetric`` scores equal to the cosine of the query with FAISS's
+reconstructions. The 8-bit, polysemous ``faiss:PQ8`` comparison costs ~10 s of CPU and is
 marked slow; the default run compares 4-bit and ``np`` factories.
 """
 
@@ -57,10 +58,16 @@ def test_same_codes_and_search_results_as_faiss(data, spec, factory):
     if same_factory:
         np.testing.assert_array_equal(codes.data, codes_ref)
         np.testing.assert_array_equal(m.decode(codes), index.sa_decode(codes_ref))
-    D, I = search(m, xq, codes, k=10, mode="asymmetric")
+    D, I = search(m, xq, codes, k=10, mode="adc")
     # pq:/opq: skip polysemous training, which permutes centroid ids only: results are identical
     np.testing.assert_array_equal(I, I_ref)
     np.testing.assert_allclose(D, D_ref, rtol=1e-5, atol=1e-6)
+    # asymmetric = cosine of the query with FAISS's own reconstructions
+    R = index.reconstruct_n(0, index.ntotal) if not same_factory else index.sa_decode(codes_ref)
+    R /= np.maximum(np.linalg.norm(R, axis=1, keepdims=True), 1e-12)
+    q = xq / np.linalg.norm(xq, axis=1, keepdims=True)
+    D, I = search(m, xq, codes, k=10, mode="asymmetric")
+    np.testing.assert_allclose(D, np.sort(q @ R.T, axis=1)[:, ::-1][:, :10], atol=1e-5)
 
 
 def test_symmetric_is_cosine_of_decoded_vectors(data):

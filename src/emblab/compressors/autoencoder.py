@@ -140,8 +140,9 @@ class AutoencoderCompressor(BaseCompressor):
 
         ``X_val`` (m, d_in) drives early stopping; without it ``val_fraction`` of ``X`` is held out.
         """
+        self._validate_params()  # before reading alpha below
         self._y_fit = self._y_val_fit = None
-        if self.alpha and self.alpha > 0:
+        if self.alpha > 0:
             if y is None:
                 raise InvalidParameterError(
                     f"AutoencoderCompressor with alpha={self.alpha} needs targets: fit(X, y=...) "

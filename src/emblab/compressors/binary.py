@@ -18,7 +18,9 @@ Search modes
     re-ranked by the float query times the ±1 code (``rescore_source=None``, no extra bytes) or
     times a stored int8 copy of the vector (``rescore_source="int8"``). The int8 copy adds d
     bytes/vector; it is stored in the codes (array ``int8``) and counted in ``bytes_per_vector``.
-    Its per-dimension range is calibrated on the fit set (see :mod:`.scalar_quant`).
+    Its per-dimension range is calibrated on the fit set (see :mod:`.scalar_quant`). The
+    shortlist size is ``r * k``, so the top 10 of a ``k=100`` search can differ from a ``k=10``
+    search: evaluate Recall@10 with ``k=10``.
 """
 
 from __future__ import annotations

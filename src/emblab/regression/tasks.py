@@ -297,6 +297,7 @@ TRAIN_END, VAL_END, TEST_END = np.datetime64("2015-08-01"), np.datetime64("2015-
 def load_stocknet_return(data_dir=None, *, model: str = DEFAULT_MODEL, include_2016: bool = False,
                          drop_retweets: bool = False, dedup: bool = False, strict_close: bool = False,
                          max_tweets_per_day: int | None = None, max_train_days: int | None = None,
+                         max_val_days: int | None = None, max_test_days: int | None = None,
                          device: str = "auto") -> RegressionTask:
     """Next-day return per stock-day from the mean tweet embedding (spec section 5.3).
 
@@ -331,11 +332,15 @@ def load_stocknet_return(data_dir=None, *, model: str = DEFAULT_MODEL, include_2
         targets.append(adj[i1] / adj[i1 - 1] - 1.0)  # adj[i1-1] = last trading day <= d
         tdates.append(t1)
     n_train_all = int(sum(t < TRAIN_END for t in tdates))
-    if max_train_days and n_train_all > max_train_days:
-        is_tr = np.array([t < TRAIN_END for t in tdates])
-        keep_tr = set(np.random.default_rng(0).choice(np.flatnonzero(is_tr), max_train_days, replace=False).tolist())
-        sel = [i for i in range(len(keys)) if not is_tr[i] or i in keep_tr]
-        keys, targets, tdates = [keys[i] for i in sel], [targets[i] for i in sel], [tdates[i] for i in sel]
+    period = np.array([0 if t < TRAIN_END else 1 if t < VAL_END else 2 for t in tdates], dtype=np.int64)
+    keep = np.ones(len(keys), bool)
+    for p, cap in enumerate((max_train_days, max_val_days, max_test_days)):
+        idx = np.flatnonzero(period == p)
+        if cap and len(idx) > cap:
+            keep[idx] = False
+            keep[np.random.default_rng(p).choice(idx, cap, replace=False)] = True
+    sel = np.flatnonzero(keep)
+    keys, targets, tdates = [keys[i] for i in sel], [targets[i] for i in sel], [tdates[i] for i in sel]
     if not keys:
         raise DataError(f"stocknet: no stock-day with both tweets and a price pair under {folder}.")
     # embed each distinct text once (28% of tweets are exact duplicates), then average per stock-day
@@ -360,7 +365,7 @@ def load_stocknet_return(data_dir=None, *, model: str = DEFAULT_MODEL, include_2
         split="time: train < 2015-08-01 <= val < 2015-10-01 <= test < 2016-01-01 (target date)",
         model=model, include_2016=include_2016, drop_retweets=drop_retweets, dedup=dedup,
         strict_close=strict_close, max_tweets_per_day=max_tweets_per_day, max_train_days=max_train_days,
-        n_train_days_available=n_train_all, n_stock_days=len(keys), n_unique_texts=len(uniq),
+        max_val_days=max_val_days, max_test_days=max_test_days, n_train_days_available=n_train_all, n_stock_days=len(keys), n_unique_texts=len(uniq),
         mean_tweets_per_day=float(n_tw.mean()), features="mean of L2-normalised tweet embeddings",
         target="AdjClose(next trading day > d) / AdjClose(last trading day <= d) - 1"))
 

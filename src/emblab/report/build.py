@@ -76,6 +76,10 @@ def render_sections(paths: Iterable[str | os.PathLike]) -> list[Section]:
             renderer = RENDERERS.get(str(doc["kind"]), generic_section)
             sec = renderer(doc, f.stem)
             sec.provenance = _provenance(doc)
+            for name in doc.get("plots") or []:
+                png = f.parent / str(name)
+                if png.suffix == ".png" and png.exists():
+                    sec.images.append(png)
         except SectionError as exc:
             sec = Section(f"{f.stem}", "error", f.stem, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not sink the page
@@ -94,7 +98,7 @@ def build_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
         parts = [f"<h1>{html.escape(title)}</h1>",
                  f"<p>Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC from results files "
                  "only; no model was re-run. Each section says where its numbers came from.</p>"]
-        summary = [[s.title, s.kind, len(s.figures), "error: " + s.error if s.error else "ok",
+        summary = [[s.title, s.kind, len(s.figures) + len(s.images), "error: " + s.error if s.error else "ok",
                     s.provenance.get("date", "")] for s in sections]
         parts.append("<h2>Summary</h2>" + html_table(["experiment", "kind", "figures", "status", "date"], summary))
         for s in sections:
@@ -109,6 +113,9 @@ def build_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
                 (tmp / f"{name}.png").write_bytes(png)
                 b64 = base64.b64encode(png).decode("ascii")
                 parts.append(f"<img alt='{html.escape(fig.title)}' src='data:image/png;base64,{b64}'>")
+            for png in s.images:
+                b64 = base64.b64encode(png.read_bytes()).decode("ascii")
+                parts.append(f"<img alt='{html.escape(png.stem)}' src='data:image/png;base64,{b64}'>")
             parts.extend(s.tables)
             if s.provenance:
                 prov = "<br>".join(f"<b>{k}</b>: {html.escape(str(v))}" for k, v in s.provenance.items())

@@ -36,6 +36,7 @@ class LineFigure:
     vlines: dict[str, float] = field(default_factory=dict)
     xlog: bool = False
     ylog: bool = False
+    xlog_base: int = 2
     legend_outside: bool = True
 
     def render(self) -> bytes:
@@ -53,10 +54,11 @@ class LineFigure:
                 if not pts:
                     continue
                 xs, ys = zip(*pts)
+                label = s.name if len(s.name) <= 42 else s.name[:41] + "…"
                 if s.style == "o":
-                    ax.plot(xs, ys, "o", color=c, label=s.name, ms=5)
+                    ax.plot(xs, ys, "o", color=c, label=label, ms=5)
                 else:
-                    ax.plot(xs, ys, s.style, color=c, label=s.name, marker="o" if len(xs) < 30 else None,
+                    ax.plot(xs, ys, s.style, color=c, label=label, marker="o" if len(xs) < 30 else None,
                             ms=3.5, lw=1.6)
             for name, y in self.hlines.items():
                 ax.axhline(y, color=color(name), ls="--", lw=1.2, label=name)
@@ -65,10 +67,11 @@ class LineFigure:
                 ax.annotate(name, (x, 1.0), xycoords=("data", "axes fraction"), rotation=90, va="top",
                             ha="right", fontsize=8, color="#555555")
             if self.xlog:
-                from matplotlib.ticker import ScalarFormatter
+                from matplotlib.ticker import FuncFormatter, NullFormatter
 
-                ax.set_xscale("log", base=2)
-                ax.xaxis.set_major_formatter(ScalarFormatter())
+                ax.set_xscale("log", base=self.xlog_base)
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _human(v)))
+                ax.xaxis.set_minor_formatter(NullFormatter())
             if self.ylog:
                 ax.set_yscale("log")
             ax.set_title(self.title, fontsize=11)
@@ -86,6 +89,15 @@ class LineFigure:
             return buf.getvalue()
         finally:
             plt.close(fig)
+
+
+def _human(v: float) -> str:
+    """Tick label: 1.5M, 20k, 64."""
+    if v >= 1e6:
+        return f"{v / 1e6:g}M"
+    if v >= 1e3:
+        return f"{v / 1e3:g}k"
+    return f"{v:g}"
 
 
 def series_from_points(points: list[dict[str, Any]], group: str, x: str, y: str) -> list[Series]:

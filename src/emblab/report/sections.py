@@ -20,7 +20,7 @@ METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r1
                    "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hitrate@10",
                    "scifact_ndcg10", "ndcg@10_asym")
 _NON_METRIC = {"bytes_per_vector", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s", "dim", "k", "h",
-               "m", "seed", "n", "d", "epochs", "budget"}
+               "m", "seed", "n", "d", "epochs", "budget", "compression_ratio", "n_seeds", "steps"}
 
 
 class SectionError(Exception):
@@ -37,6 +37,7 @@ class Section:
     tables: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    images: list[Any] = field(default_factory=list)  # PNG files written by the benchmark itself
 
 
 def html_table(header: list[str], rows: list[list[Any]], caption: str = "") -> str:
@@ -184,3 +185,103 @@ def _slug(text: str) -> str:
 RENDERERS: dict[str, Callable[[dict[str, Any], str], Section]] = {
     "compression": compression_section,
 }
+
+
+# --- corrector ---------------------------------------------------------------------------------
+
+def _passes(point: dict[str, Any]) -> float:
+    return float(point.get("loss_encodes", 0) or 0) + float(point.get("refresh_encodes", 0) or 0)
+
+
+def corrector_section(doc: dict[str, Any], source: str) -> Section:
+    """Quality against target-encoder passes per method; drift and top-k overlap over training."""
+    recs = _records(doc)
+    metric = str(doc.get("curve_metric", "val/recall@10"))
+    sec = Section(doc.get("title") or f"Corrector networks: {source}", "corrector", source)
+    q = LineFigure(f"{source}: {metric} vs target-encoder passes", "target-encoder forward passes (log scale)",
+                   metric, xlog=True, xlog_base=10)
+    drift = LineFigure(f"{source}: drift of cached embeddings", "training step",
+                       "mean cos(cached, fresh)")
+    overlap = LineFigure(f"{source}: top-10 overlap, approximate vs fresh ranking", "training step", "overlap@10")
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for i, r in enumerate(recs):
+        curve = r.get("curve")
+        if not isinstance(curve, list) or not curve:
+            raise SectionError(f"record {i} ({r.get('label', r.get('method'))}) has no 'curve' list")
+        groups.setdefault(str(r.get("label", r.get("method"))), []).append(r)
+
+    def mean_curve(rs: list[dict[str, Any]], key: str, x_of) -> tuple[list[float], list[float]]:
+        # seeds of one method share their step grid: average x and y per step
+        acc: dict[float, list[tuple[float, float]]] = {}
+        for r in rs:
+            for c in r["curve"]:
+                if key in c and c[key] is not None:
+                    acc.setdefault(float(c.get("step", 0)), []).append((x_of(c), float(c[key])))
+        steps = sorted(acc)
+        return ([sum(p[0] for p in acc[t]) / len(acc[t]) for t in steps],
+                [sum(p[1] for p in acc[t]) / len(acc[t]) for t in steps])
+
+    for label, rs in groups.items():
+        n = f" (mean of {len(rs)} seeds)" if len(rs) > 1 else ""
+        ck = label if label in ("corrector", "stale", "oracle", "inbatch") else None
+        xs, ys = mean_curve(rs, metric, _passes)
+        keep = [(x, y) for x, y in zip(xs, ys) if x > 0]
+        q.series.append(Series(label + n, [p[0] for p in keep], [p[1] for p in keep], color_key=ck or label))
+        step_of = lambda c: float(c.get("step", 0))  # noqa: E731
+        for key, suffix, style, fig in (("cos_cache_fresh", "cache", "-", drift), ("cos_h_fresh", "h(cache)", "--", drift),
+                                        ("overlap@10_cache", "cache", "-", overlap), ("overlap@10_h", "h(cache)", "--", overlap)):
+            xs, ys = mean_curve(rs, key, step_of)
+            if xs:
+                fig.series.append(Series(f"{label} {suffix}", xs, ys, style=style, color_key=ck or label))
+    for name, fig in (("quality", q), ("drift", drift), ("overlap", overlap)):
+        if fig.series:
+            sec.figures.append((f"{_slug(source)}_{name}", fig))
+    summary = doc.get("summary")
+    if isinstance(summary, list) and summary and isinstance(summary[0], dict):
+        cols = [c for c in ("label", "recall@10", "recall@10_std", "ndcg@10", "recall@100", "refresh_encodes",
+                            "loss_encodes", "n_seeds") if c in summary[0]]
+        sec.tables.append(html_table(cols, [[s.get(c) for c in cols] for s in summary],
+                                     f"{source}: final test metrics and target-encoder passes"))
+    headline = doc.get("headline")
+    if isinstance(headline, dict):
+        rows = []
+        for m, h in headline.items():
+            if isinstance(h, dict):
+                rows.extend([[m, k, v] for k, v in h.items() if not isinstance(v, (dict, list))])
+        if rows:
+            sec.tables.append(html_table(["metric", "quantity", "value"], rows, f"{source}: headline comparison"))
+    return sec
+
+
+# --- qwem --------------------------------------------------------------------------------------
+
+def qwem_section(doc: dict[str, Any], source: str) -> Section:
+    """Accuracy against model size per analogy family, critical sizes; measured-vs-theory dynamics
+    figures come from the PNGs the benchmark wrote (``plots``)."""
+    sec = Section(doc.get("title") or f"QWEM word embeddings: {source}", "qwem", source)
+    cs = doc.get("critical_size")
+    if isinstance(cs, dict) and isinstance(cs.get("accuracy_vs_dim"), dict):
+        acc = cs["accuracy_vs_dim"]
+        dims = [float(x) for x in acc.get("dims", [])]
+        fig = LineFigure(f"{source}: analogy accuracy vs embedding dimension ({cs.get('corpus', '')}, V={cs.get('V', '?')})",
+                         "dimension d (log scale)", "3CosAdd accuracy", xlog=True)
+        if acc.get("overall"):
+            fig.series.append(Series("overall", dims, [float(v) if v is not None else math.nan for v in acc["overall"]],
+                                     color_key="raw"))
+        for fam, vals in sorted((acc.get("per_family") or {}).items()):
+            ys = [float(v) if v is not None else math.nan for v in vals]
+            if len(ys) == len(dims) and any(not math.isnan(v) and v > 0 for v in ys):
+                fig.series.append(Series(fam, dims, ys, style="--"))
+        sec.figures.append((f"{_slug(source)}_acc_vs_d", fig))
+        crit = cs.get("critical") or {}
+        rows = [[fam, c.get("n"), c.get("status"), c.get("d_c@0.05"), c.get("d_c@0.2"), c.get("max_accuracy")]
+                for fam, c in crit.items() if isinstance(c, dict)]
+        if rows:
+            sec.tables.append(html_table(["family", "n", "status", "d_c (5%)", "d_c (20%)", "max accuracy"], rows,
+                                         f"{source}: critical model size per analogy family"))
+    if not sec.figures and not doc.get("plots"):
+        raise SectionError("no 'critical_size.accuracy_vs_dim' and no 'plots' to show")
+    return sec
+
+
+RENDERERS.update({"corrector": corrector_section, "qwem": qwem_section})

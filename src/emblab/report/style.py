@@ -18,6 +18,11 @@ _PALETTE = ["#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#
             "#756bb1", "#636363", "#6baed6", "#fd8d3c", "#74c476", "#9e9ac8", "#969696", "#fdae6b"]
 
 
+# size and training-budget parameters: they move a point along a line, they do not make a new line
+_NOISE_KEYS = {"dim", "d", "m", "k", "epochs", "seed", "rescore_k", "progress", "lr", "batch_size", "device",
+               "checkpoint_dir", "patience", "init", "val_fraction", "verbose"}
+
+
 def family(spec: str) -> str:
     """Group a method spec into a plotted line: size parameters dropped, other options kept.
 
@@ -43,7 +48,7 @@ def family(spec: str) -> str:
     keep = []
     for item in rest.split(","):
         key, _, val = item.partition("=")
-        if key and key not in ("dim", "d", "m", "k", "epochs", "seed", "rescore_k"):
+        if key and key not in _NOISE_KEYS:
             keep.append(f"{key}={val}")
     return " ".join([name] + keep)
 

@@ -110,7 +110,6 @@ def _make(dataset: str, fit_set: str):
     from ...data import sts as sts_data
 
     load_fn = sts_data.load_stsb if dataset == "stsb" else sts_data.load_sick
-    train_split = "train" if dataset == "stsb" else "train"
 
     def loader():
         s1, s2, gold = load_fn("test")
@@ -124,7 +123,7 @@ def _make(dataset: str, fit_set: str):
             return load_shared_embeddings("imdb_unsup")[0]
         if fit_set == "eval":
             return np.concatenate([u, v])
-        t1, t2, _ = load_fn(train_split)
+        t1, t2, _ = load_fn("train")
         return np.concatenate([_embed(t1, f"{dataset}-train-s1"), _embed(t2, f"{dataset}-train-s2")])
 
     return loader, fit_loader
