@@ -29,6 +29,19 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
                      f"{_f(r['stsb_spearman'])} | {_f(r['sickr_spearman'])} | {_f(r.get('scifact_ndcg10'))} | "
                      f"{ret('stsb_spearman')} | {ret('sickr_spearman')} | {_f(r['fit_time_s'], 1)} | "
                      f"{'–' if be is None else be + 1}/{r.get('epochs_run', '–')} |")
+    if not sel:
+        lines += ["", "## Goal: mcr2 vs PCA at 64 and 128 dims (float16 codes, test splits)", "",
+                  "| variant | dim | ΔSTS-B vs PCA | ΔSICK-R vs PCA | ΔSciFact vs PCA |", "|---|---|---|---|---|"]
+        pca = {r["dim"]: r for r in recs if r["method"].startswith("pca:") and r["store"] == "f16"}
+        for r in recs:
+            if r.get("variant") and r["store"] == "f16" and r["dim"] in (64, 128) and r["dim"] in pca:
+                q = pca[r["dim"]]
+                lines.append(f"| {r['variant']} | {r['dim']} | {r['stsb_spearman'] - q['stsb_spearman']:+.4f} | "
+                             f"{r['sickr_spearman'] - q['sickr_spearman']:+.4f} | "
+                             f"{r['scifact_ndcg10'] - q['scifact_ndcg10']:+.4f} |")
+        notes = Path(md_path).with_name("mcr2_notes.md")
+        if notes.exists():
+            lines += ["", notes.read_text().strip()]
     m = env.get("machine", {})
     pk = env.get("packages", {})
     lines += ["", f"- fit set: {json.dumps(ds.get('fit_set'))}",

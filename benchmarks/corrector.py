@@ -67,7 +67,7 @@ def run_block(task_name: str, setting: str, seed: int, refresh: list[int], work:
     return records
 
 
-def write_outputs(task_name: str, records: list[dict], info: dict, command: str, out_dir: Path) -> dict:
+def write_outputs(task_name: str, records: list[dict], info: dict, command: str, out_dir: Path, note: str = "") -> dict:
     import numpy as np
 
     from emblab.evaluation.results import environment, write_results
@@ -93,6 +93,8 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
              f"{sum(1 for r in records if r.get('reused_from_cache'))} were reused from the run cache written by an "
              f"earlier invocation of this script with identical task and config; summed per-run wall time "
              f"{sum(r['wall_s'] for r in records) / 60:.1f} min on this shared machine.", ""]
+    if note:
+        lines += [f"Provenance: {note}", ""]
     for m, h in heads.items():
         if not h:
             continue
@@ -175,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-min", type=float, default=24.0, help="skip runs not yet started after this many minutes")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--report-only", action="store_true", help="only rewrite outputs from already finished runs")
+    ap.add_argument("--note", default="", help="provenance note copied into the markdown")
     args = ap.parse_args(argv)
     import torch
 
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
             block_s[task] = time.time() - tb
             if not records[task]:
                 continue
-            heads = write_outputs(task, records[task], records[task][0].get("task_info", {}), command, out)
+            heads = write_outputs(task, records[task], records[task][0].get("task_info", {}), command, out, args.note)
             print(json.dumps({task: heads}, default=str), flush=True)
     print(f"total {time.time() - t0:.0f}s", flush=True)
     return 0

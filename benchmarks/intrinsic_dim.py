@@ -19,6 +19,9 @@ Usage::
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py imdb_rating
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py asap_sas \
         --n-train 1000 --n-val 1000 --n-test 2000
+    # linear-probe check on all rows (no subsampling), PCA and random projection only
+    EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py imdb_rating asap_sas \
+        --n-train 0 --n-val 0 --n-test 0 --regressors ridge --compressors 'pca:store=f32;randproj' --tag _ridge_full
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py stocknet_return \
         --n-train 1000 --n-val 1000 --n-test 2000
 """
@@ -46,27 +49,30 @@ TASK_OPTS = {"imdb_rating": {"split": "official"}, "asap_sas": {"split": "fold0"
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("tasks", nargs="*", default=list(TASK_OPTS))
-    ap.add_argument("--n-train", type=int, default=1500)
-    ap.add_argument("--n-val", type=int, default=1500)
-    ap.add_argument("--n-test", type=int, default=4000)
+    ap.add_argument("--n-train", type=int, default=1500, help="0 = all")
+    ap.add_argument("--n-val", type=int, default=1500, help="0 = all")
+    ap.add_argument("--n-test", type=int, default=4000, help="0 = all")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--dims", default="1,2,4,8,16,32,64,128,256")
     ap.add_argument("--regressors", default="ridge,rf,mlp")
+    ap.add_argument("--compressors", default=None, help="';'-separated specs (default: the four above)")
+    ap.add_argument("--tag", default="", help="suffix of the result file names (e.g. _ridge_full)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = ap.parse_args(argv)
     for name in args.tasks:
         task = load_task(name, **TASK_OPTS[name])
-        cfg = SweepConfig(compressors=COMPRESSORS, dims=[int(d) for d in args.dims.split(",")],
+        comps = args.compressors.split(";") if args.compressors else COMPRESSORS
+        cfg = SweepConfig(compressors=comps, dims=[int(d) for d in args.dims.split(",")],
                           seeds=list(range(args.seeds)), regressors=args.regressors.split(","),
-                          regressor_options=REG_OPTS, n_train=args.n_train,
-                          n_val=args.n_val, n_test=args.n_test)
+                          regressor_options=REG_OPTS, n_train=args.n_train or None,
+                          n_val=args.n_val or None, n_test=args.n_test or None)
         store = cache_dir() / "intrinsic_dim" / f"{name}-{cfg.fingerprint()}"
-        doc = run_study(task, cfg, args.out, store_dir=store, command=" ".join(["python"] + sys.argv),
+        doc = run_study(task, cfg, args.out, store_dir=store, name=name + args.tag, command=" ".join(["python"] + sys.argv),
                         progress=True, on_cell=lambda r, resumed: print(
                             f"{r['compressor']:<50} d={r['d']:<4} seed={r['seed']} "
                             + " ".join(f"{k}={v['val']['mse']:.3f}" for k, v in r["regressors"].items())
                             + (" (resumed)" if resumed else f" fit {r['fit_s']:.1f}s"), flush=True))
-        print(f"{name}: sweep {doc['sweep_seconds']:.0f} s -> {args.out}/intrinsic_dim_{name}.json", flush=True)
+        print(f"{name}: sweep {doc['sweep_seconds']:.0f} s -> {args.out}/intrinsic_dim_{name}{args.tag}.json", flush=True)
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 import emblab
@@ -143,7 +143,9 @@ def _valid_params(cls):
 def test_to_spec_round_trip_with_generated_params(name):
     cls = get_method(name)
 
-    @settings(max_examples=25, deadline=None)
+    # no shrinking: a failure already prints a concrete example, and shrinking a costly
+    # constructor can take minutes
+    @settings(max_examples=25, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
     @given(_valid_params(cls))
     def check(params):
         obj = cls(**params)

@@ -95,5 +95,7 @@ def test_cli_pipeline(tmp_path, monkeypatch):
     assert main(["words", "fit", str(out), "--dim", "2", "--word2vec", str(tmp_path / "w.txt")]) == 0
     assert main(["words", "eval", str(out / "qwem_d2"), "--no-gensim", "--json", str(tmp_path / "e.json")]) == 0
     assert main(["words", "critical-size", str(out), "--d-max", "4", "--min-count", "1"]) == 0
+    assert main(["words", "dynamics", str(out), "--dim", "2", "--init-scale", "1e-3", "--out", str(tmp_path / "g.json")]) == 0
+    assert (tmp_path / "g.json").exists()
     assert main(["words", "fit", str(tmp_path / "missing"), "--dim", "2"]) == 2
     assert main(["words", "cooc", str(corpus), "--vocab", "100000", "--out", str(tmp_path / "x")]) == 2

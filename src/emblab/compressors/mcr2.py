@@ -13,7 +13,8 @@ maximises the rate reduction ΔR (:mod:`emblab.nn.coding_rate`) of normalised ou
 with t = x P_Tᵀ, P_T the top-p PCA components of the fit set applied *without* centring (HPD).
 
 Memberships Π (spec section 3): ``kmeans`` (default) = spherical k-means of the inputs
-(faiss, k-means++-like init, 50 iterations, best of 3 by objective, seeded; K = max(8, p/4) unless
+(``faiss.Kmeans``: 50 iterations, best of 3 restarts by objective, seeded; faiss initialises from
+random points, not k-means++ as the spec says; K = max(8, p/4) unless
 ``n_clusters`` is given), fitted once before training and kept in the artifact; ``soft=true`` gives
 π = softmax(cos(x, c)/0.05). ``pairs``: call :meth:`MCR2.fit_pairs` with paraphrase pairs; each pair
 is a class of two (the R_c term becomes an invariance term over 2×2 Grams).
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from .._deps import require, torch_device
-from .._errors import DataError, FitError, InvalidParameterError
+from .._errors import DataError, InvalidParameterError
 from .._validation import Interval, Options, Predicate, l2_normalize
 from ..base import BaseCompressor
 from ..codes import Codes
@@ -347,6 +348,7 @@ class MCR2(BaseCompressor):
     def _make_loss(self, torch, cent, tea, state, paired: bool):
         F = torch.nn.functional
         from ..nn.coding_rate import rate_reduction
+        from ..nn.distributed import gather_for_batch_loss
 
         obj, eps_sq, g1, g2 = self.objective, float(self.eps_sq), float(self.gam1), float(self.gam2)
         soft = self.soft
@@ -365,9 +367,14 @@ class MCR2(BaseCompressor):
             if obj == "distill":
                 return F.mse_loss(s, x @ tea.T)
             z = F.normalize(s, dim=1)
+            # ΔR is a function of the whole batch: under torchrun, gather every rank's share first
+            # (validation runs the same full split on every rank: no gathering there)
+            scale = 1.0
+            if module.training:
+                z, labels, weights, scale = gather_for_batch_loss(z, labels, weights)
             rr = rate_reduction(z, labels, weights=weights, eps_sq=eps_sq, gam1=g1, gam2=g2)
             state["R"], state["Rc"] = float(rr.R.detach()), float(rr.Rc.detach())
-            loss = rr.loss
+            loss = rr.loss * scale
             if obj == "mcr2+distill":
                 ld = (1.0 - F.cosine_similarity(s, x @ tea.T, dim=1)).mean()
                 if state["lambda_d"] is None:

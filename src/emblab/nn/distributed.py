@@ -87,3 +87,57 @@ def all_gather_with_grad(x: Any) -> Any:
     from torch.distributed.nn.functional import all_gather
 
     return torch.cat(all_gather(x), dim=0)
+
+
+def is_distributed() -> bool:
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover
+        return False
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_gather_plain(x: Any) -> Any:
+    """Concatenate a tensor without gradient (labels, weights) from every rank; sizes may differ."""
+    import torch
+    import torch.distributed as dist
+
+    n = torch.tensor([x.shape[0]], device=x.device)
+    sizes = [torch.zeros_like(n) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, n)
+    m = int(max(int(s) for s in sizes))
+    pad = torch.zeros((m - x.shape[0],) + tuple(x.shape[1:]), dtype=x.dtype, device=x.device)
+    parts = [torch.zeros((m,) + tuple(x.shape[1:]), dtype=x.dtype, device=x.device) for _ in sizes]
+    dist.all_gather(parts, torch.cat([x, pad]))
+    return torch.cat([p[: int(s)] for p, s in zip(parts, sizes)])
+
+
+def gather_for_batch_loss(z: Any, *extras: Any) -> tuple[Any, ...]:
+    """For losses defined on the whole batch (MCR²): gather ``z`` with gradient and ``extras``
+    without, from every rank, and return the factor that makes the all-reduced gradient (weighted
+    by each rank's share in ``fit_module``) equal the single-process gradient.
+
+    Returns
+    -------
+    (z_all, *extras_all, scale) ; extras that are None stay None.
+    """
+    if not is_distributed():
+        return (z, *extras, 1.0)
+    import torch
+    import torch.distributed as dist
+
+    n_local = z.shape[0]
+    sizes = [torch.zeros(1, dtype=torch.long, device=z.device) for _ in range(dist.get_world_size())]
+    dist.all_gather(sizes, torch.tensor([n_local], device=z.device))
+    m = int(max(int(s) for s in sizes))
+    # all_gather with autograd needs equal shapes: pad, gather, then drop the padding
+    pad = torch.zeros((m - n_local,) + tuple(z.shape[1:]), dtype=z.dtype, device=z.device)
+    from torch.distributed.nn.functional import all_gather
+
+    parts = all_gather(torch.cat([z, pad]))
+    z_all = torch.cat([p[: int(s)] for p, s in zip(parts, sizes)])
+    gathered = tuple(all_gather_plain(e) if e is not None else None for e in extras)
+    n_global = z_all.shape[0]
+    # every rank evaluates the same global loss, and all_gather's backward sums the gradient of
+    # each slot over ranks (world copies); fit_module then weights rank r by n_r / n_global
+    return (z_all, *gathered, n_global / (n_local * dist.get_world_size()))

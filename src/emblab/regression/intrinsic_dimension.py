@@ -119,6 +119,13 @@ def summarize(records: list[dict[str, Any]], y_test_std: np.ndarray | None = Non
     return out
 
 
+def short_label(spec: str) -> str:
+    """Plot label of a compressor spec: method name plus ``alpha`` (training settings dropped)."""
+    name, _, rest = spec.partition(":")
+    keep = [kv for kv in rest.split(",") if kv.startswith("alpha=")]
+    return name + (f"({keep[0]})" if keep else "")
+
+
 def plot_curves(summary: dict[str, Any], path: str | Path, title: str = "",
                 constant_val_mse: float | None = None) -> None:
     """Validation MSE (standardised targets) vs d per regressor; raw dashed, ID marked."""
@@ -139,7 +146,7 @@ def plot_curves(summary: dict[str, Any], path: str | Path, title: str = "",
             mu, sd = np.array(m["val_mse_mean"]), np.array(m["val_mse_std"])
             keep = ds < d_in
             c = colors[i % len(colors)]
-            ax.plot(ds[keep], mu[keep], "o-", color=c, ms=3, label=f"{m['compressor']} (ID~{m['id_median']:g})")
+            ax.plot(ds[keep], mu[keep], "o-", color=c, ms=3, label=f"{short_label(m['compressor'])} (ID~{m['id_median']:g})")
             ax.fill_between(ds[keep], (mu - sd)[keep], (mu + sd)[keep], color=c, alpha=0.15)
             idm = m["id_median"]
             if idm < d_in:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..evaluation.results import environment, write_results
-from .intrinsic_dimension import plot_curves, summarize
+from .intrinsic_dimension import plot_curves, short_label, summarize
 from .sweep import SweepConfig, context_baselines, prepare_task, run_sweep
 from .tasks import RegressionTask
 
@@ -56,7 +56,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines.append(f"| shuffled-label control (ridge, raw) | {ctx['shuffled_ridge']['test']['mse']:.4f} | "
                  f"{ctx['shuffled_ridge']['test']['r2']:.4f} |")
     b = ctx["best_val_selected"]
-    picks = ", ".join(f"{p['compressor']} d={p['d']} {p['regressor']}" for p in b["per_seed"])
+    picks = ", ".join(f"{short_label(p['compressor'])} d={p['d']} {p['regressor']}" for p in b["per_seed"])
     lines.append(f"| best config chosen on validation ({picks}) | – | "
                  f"{b['test_r2_mean']:.4f} ± {b['test_r2_std']:.4f} |")
     lines += ["", "## Per compressor and regressor (mean ± std over seeds)", "",
@@ -66,7 +66,7 @@ def markdown(doc: dict[str, Any]) -> str:
     for m in doc["records"]:
         g = m.get("gain_d_star_vs_raw")
         gs = f"{g['mean']:+.4f} [{g['lo']:+.4f}, {g['hi']:+.4f}]" if g else "–"
-        lines.append(f"| {m['compressor']} | {m['regressor']} | {m['ids']} | {m['id_median']:g} | "
+        lines.append(f"| {short_label(m['compressor'])} | {m['regressor']} | {m['ids']} | {m['id_median']:g} | "
                      f"{m['d_star_median']:g} | {_fmt(m['test_at_id_mse'])} | {_fmt(m['test_at_d_star_mse'])} | "
                      f"{_fmt(m['test_raw_mse'])} | {_fmt(m['test_at_d_star_r2'])} | {_fmt(m['test_raw_r2'])} | {gs} |")
     lines += ["", "## Validation MSE curves (mean over seeds)", ""]
@@ -74,12 +74,13 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["| compressor | regressor | " + " | ".join("raw" if d == doc["d_in"] else str(d) for d in dims) + " |",
               "|---|---|" + "---|" * len(dims)]
     for m in doc["records"]:
-        lines.append(f"| {m['compressor']} | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
+        lines.append(f"| {short_label(m['compressor'])} | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
     cfg = doc["config"]
     lines += ["", "## Provenance", "",
               f"- config: `{cfg}`",
-              f"- sweep wall time: {doc['sweep_seconds']:.0f} s ({doc['n_cells_run']} cells run now, "
-              f"{doc['n_cells_resumed']} resumed)",
+              f"- sweep wall time of this run: {doc['sweep_seconds']:.0f} s ({doc['n_cells_run']} cells run now, "
+              f"{doc['n_cells_resumed']} resumed); all runs of this sweep: {doc['sweep_seconds_all_runs']:.0f} s "
+              f"({len(doc['runs'])} run(s))",
               f"- machine: {env['machine']}", f"- emblab {env['emblab']}, python {env['python']}, "
               f"packages {env['packages']}", f"- command: `{env['command']}`", f"- date: {env['date_utc']}", ""]
     return "\n".join(lines)
@@ -107,6 +108,15 @@ def run_study(task: RegressionTask, cfg: SweepConfig, out_dir: str | Path, *, pr
     t0 = time.perf_counter()
     records, store = run_sweep(task, cfg, store_dir or out / "cells", progress=progress, on_cell=_count)
     seconds = time.perf_counter() - t0
+    # every run of this sweep (first run and resumes) is logged next to the cells
+    import datetime as _dt
+    import json as _json
+
+    runs_path = Path(store.root) / "runs.jsonl"
+    with open(runs_path, "a", encoding="utf-8") as f:
+        f.write(_json.dumps({"date_utc": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+                             "seconds": seconds, "cells_run": counts["run"], "cells_resumed": counts["resumed"]}) + "\n")
+    runs = [_json.loads(line) for line in runs_path.read_text().splitlines() if line.strip()]
     sub = prepare_task(task, cfg)
     y_mu, y_sd = float(sub.y[sub.train].mean()), float(sub.y[sub.train].std())
     y_test_std = (sub.y[sub.test] - y_mu) / y_sd
@@ -120,7 +130,10 @@ def run_study(task: RegressionTask, cfg: SweepConfig, out_dir: str | Path, *, pr
                                                                          for k, v in task.meta.items()}},
                         task=task.name, task_meta=sub.meta, d_in=summary["d_in"], tol=summary["tol"],
                         config=asdict(cfg), context=ctx, sweep_seconds=seconds,
-                        n_cells_run=counts["run"], n_cells_resumed=counts["resumed"])
+                        n_cells_run=counts["run"], n_cells_resumed=counts["resumed"], runs=runs,
+                        sweep_seconds_all_runs=float(sum(r["seconds"] for r in runs)),
+                        cells_seconds_total=float(sum(r.get("cell_s", r.get("fit_s", 0.0) + sum(
+                            g["fit_s"] for g in r["regressors"].values())) for r in records)))
     from ..io import atomic_path
 
     with atomic_path(out / f"intrinsic_dim_{name}.md") as tmp:

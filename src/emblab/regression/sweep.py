@@ -248,7 +248,9 @@ def run_sweep(task: RegressionTask, cfg: SweepConfig, store_dir: str | os.PathLi
             if resumed:
                 rec = done[cid]
             else:
+                t_cell = time.perf_counter()
                 rec, preds = _run_cell(task, cfg, spec, d, seed, ys, y_mu, y_sd)
+                rec["cell_s"] = time.perf_counter() - t_cell
                 store.add(rec, preds)
             records.append(rec)
             if on_cell is not None:

@@ -54,7 +54,7 @@ def target_matrix(C: np.ndarray, unigram: np.ndarray, k: float = 1.0) -> np.ndar
 
 
 def top_eigenpairs(M: np.ndarray, d: int, *, method: str = "auto", device: str = "auto",
-                   ) -> tuple[np.ndarray, np.ndarray, dict]:
+                   dtype=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Top ``d`` eigenpairs of symmetric ``M`` (largest algebraic eigenvalues first).
 
     Parameters
@@ -65,6 +65,8 @@ def top_eigenpairs(M: np.ndarray, d: int, *, method: str = "auto", device: str =
         ``dense``: ``scipy.linalg.eigh(subset_by_index, driver="evr")``; ``eigsh``: Lanczos (large V,
         small d); ``torch``: full ``torch.linalg.eigh`` (used on GPU). ``auto`` picks torch when CUDA
         is available, else dense for V <= 12,000, else eigsh.
+    dtype : numpy dtype, optional
+        Solve in this precision (default: M's own; float32 roughly halves CPU time of ``dense``).
 
     Returns
     -------
@@ -87,6 +89,8 @@ def top_eigenpairs(M: np.ndarray, d: int, *, method: str = "auto", device: str =
                 if torch.cuda.is_available():
                     method = "torch"
     t0 = time.perf_counter()
+    if dtype is not None:
+        M = np.asarray(M, dtype=dtype)
     if method == "dense":
         import scipy.linalg
 
@@ -111,7 +115,8 @@ def top_eigenpairs(M: np.ndarray, d: int, *, method: str = "auto", device: str =
     # fix the sign of each eigenvector (largest-|.| entry positive) so results are reproducible
     sgn = np.sign(U[np.abs(U).argmax(axis=0), np.arange(U.shape[1])])
     U = U * np.where(sgn == 0, 1, sgn)
-    return lam, U, {"method": method, "seconds": time.perf_counter() - t0}
+    lam, U = lam.astype(np.float64), U.astype(np.float64)
+    return lam, U, {"method": method, "dtype": M.dtype.name, "seconds": time.perf_counter() - t0}
 
 
 def closed_form_vectors(lam: np.ndarray, U: np.ndarray, d: int) -> np.ndarray:
@@ -161,7 +166,7 @@ def pmi_matrix(C: np.ndarray, *, positive: bool = True) -> np.ndarray:
 
 
 def svd_embeddings(stats: CoocStats, d: int, *, kind: str = "ppmi", method: str = "randomized",
-                   seed: int = 0) -> WordVectors:
+                   seed: int = 0, dtype=np.float64) -> WordVectors:
     """svd(PPMI) or svd(PMI) baseline: ``U_d |S_d|^{1/2}`` of the symmetric (P)PMI matrix.
 
     Parameters
@@ -170,11 +175,13 @@ def svd_embeddings(stats: CoocStats, d: int, *, kind: str = "ppmi", method: str 
         ``randomized``: scikit-learn's randomized SVD (7 power iterations, 30 oversamples; BLAS3,
         fast on CPU); ``eigsh``: Lanczos for the ``d`` eigenpairs of largest magnitude (exact, slow
         for dense V >= 5k on few cores).
+    dtype : numpy dtype
+        Precision of the factorisation (float32 halves time and memory at V = 10k).
     """
     if kind not in ("ppmi", "pmi"):
         raise InvalidParameterError(f"kind must be 'ppmi' or 'pmi'; got {kind!r}.")
     t0 = time.perf_counter()
-    X = pmi_matrix(stats.C, positive=(kind == "ppmi"))
+    X = pmi_matrix(stats.C, positive=(kind == "ppmi")).astype(dtype, copy=False)
     if method == "randomized":
         from sklearn.utils.extmath import randomized_svd
 
@@ -190,5 +197,5 @@ def svd_embeddings(stats: CoocStats, d: int, *, kind: str = "ppmi", method: str 
         raise InvalidParameterError(f"method must be 'randomized' or 'eigsh'; got {method!r}.")
     del X
     meta = {"method": f"svd_{kind}", "d": d, "V": stats.V, "seconds": time.perf_counter() - t0,
-            "svd_method": method, "corpus": stats.meta.get("corpus")}
+            "svd_method": method, "dtype": np.dtype(dtype).name, "corpus": stats.meta.get("corpus")}
     return WordVectors(stats.words, W.astype(np.float32), meta)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .analogy import all_pairs_analogy, analogy_queries
+from .analogy import all_pairs_analogy
 from .vectors import WordVectors
 
 __all__ = ["log_grid", "accuracy_vs_dim", "critical_sizes", "spike_snr", "accuracy_vs_step",
