@@ -285,3 +285,57 @@ def qwem_section(doc: dict[str, Any], source: str) -> Section:
 
 
 RENDERERS.update({"corrector": corrector_section, "qwem": qwem_section})
+
+
+# --- intrinsic dimension -------------------------------------------------------------------------
+
+def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
+    """Test loss against latent size d per compressor (one figure per regressor), raw as a
+    horizontal line, the intrinsic dimension of each compressor marked."""
+    recs = _records(doc)
+    d_in = doc.get("d_in")
+    task = doc.get("task", source)
+    sec = Section(doc.get("title") or f"Intrinsic dimension: {task}", "intrinsic_dimension", source)
+    by_reg: dict[str, list[dict[str, Any]]] = {}
+    for i, r in enumerate(recs):
+        for key in ("compressor", "regressor", "dims", "test_mse_mean"):
+            if key not in r:
+                raise SectionError(f"record {i} lacks {key!r}")
+        by_reg.setdefault(str(r["regressor"]), []).append(r)
+    rows = []
+    for reg, rs in by_reg.items():
+        fig = LineFigure(f"{task}: test MSE vs d ({reg})", "latent dimension d (log scale)",
+                         "test MSE (standardised target)", xlog=True)
+        for r in rs:
+            fam = family(r["compressor"])
+            pts = [(float(d), float(m)) for d, m in zip(r["dims"], r["test_mse_mean"])
+                   if m is not None and (d_in is None or d != d_in)]
+            fig.series.append(Series(fam, [p[0] for p in pts], [p[1] for p in pts], color_key=fam))
+            if isinstance(r.get("test_raw_mse"), dict) and "raw" not in fig.hlines:
+                fig.hlines["raw (uncompressed)"] = float(r["test_raw_mse"]["mean"])
+            if r.get("id_median") is not None:
+                fig.vlines[f"ID {fam.split(' ')[0]}{' α' if 'alpha' in fam else ''}={r['id_median']:g}"] = float(r["id_median"])
+            at_id = r.get("test_at_id_mse") or {}
+            raw = r.get("test_raw_mse") or {}
+            gain = r.get("gain_d_star_vs_raw") or {}
+            rows.append([reg, r["compressor"], r.get("id_median"), at_id.get("mean"), raw.get("mean"),
+                         r.get("d_star_median"), gain.get("mean"), f"[{gain.get('lo', float('nan')):.3f}, {gain.get('hi', float('nan')):.3f}]" if gain else None])
+        sec.figures.append((f"{_slug(source)}_{_slug(reg)}", fig))
+    sec.tables.append(html_table(["regressor", "compressor", "intrinsic dim (median)", "test MSE at ID", "test MSE raw",
+                                  "d* (best val)", "gain at d* vs raw", "95% CI"], rows,
+                                 f"{task}: intrinsic dimension per compressor and regressor"))
+    ctx = doc.get("context")
+    if isinstance(ctx, dict):
+        crow = []
+        for name, v in ctx.items():
+            if isinstance(v, dict) and isinstance(v.get("test"), dict):
+                crow.append([name, v["test"].get("mse"), v["test"].get("r2")])
+            elif isinstance(v, dict) and "r2" in v:
+                crow.append([name, v.get("mse"), v.get("r2")])
+        if crow:
+            sec.tables.append(html_table(["context", "test MSE", "test R²"], crow,
+                                         f"{task}: signal-to-noise context (constant predictor, shuffled labels, best)"))
+    return sec
+
+
+RENDERERS["intrinsic_dimension"] = intrinsic_dimension_section
