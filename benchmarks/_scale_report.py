@@ -70,11 +70,11 @@ def _projection(doc: dict) -> list[str]:
         return max(c) if c else None
 
     out = ["## Projection to 10^9 vectors (d = 384)", "",
-           "Linear extrapolation of the measured figures (encode and exhaustive scans are linear in n; "
-           "the 10^5 -> 10^6 -> 10^7 rows above confirm it within the noise of this shared machine). "
-           "Throughputs here are **per process on a 2-core machine shared with other jobs** (load average "
-           "12-16 during the run), so they are pessimistic per-core figures; a dedicated core is several "
-           "times faster.", "",
+           "Linear extrapolation from the largest measured n of each figure (encoding and exhaustive scans "
+           "cost O(n); the search table grows roughly linearly from 10^6 to 10^7, less than linearly from "
+           "10^5, whose catalogue fits in cache). Throughputs are **per process on a 2-core machine shared "
+           "with other jobs** (load average 11-21 observed during the run), so they are pessimistic per-core "
+           "figures.", "",
            "**Storage** (payload only, 10^9 vectors; ids add 8 GB as int64):", "",
            "| representation | B/vector | 10^9 vectors |", "|---|---:|---:|"]
     for name, b in (("float32 (input)", 4 * D), ("float16", 2 * D), ("pca:dim=128,store=int8", 128),
@@ -93,11 +93,17 @@ def _projection(doc: dict) -> list[str]:
             v = r["vectors_per_s"]
             out.append(f"| {m} (n={r['n']:,}) | {v:,.0f} | {N_TARGET / v / 3600:,.1f} h | "
                        f"{N_TARGET / v / 3600:,.0f} |")
-    out += ["", "Reading the 1.54 TB input is the other bound: at ~0.5 GB/s of parquet per machine that is "
-            "~50 min per machine-TB, so 10^9 in an hour needs ~2 machines for I/O alone; Ray Data spreads both "
-            "the read tasks and the encode actors over the cluster (`--engine ray --address ...`). On one "
-            "2-core machine Ray does not speed anything up (table above: same cores, plus ~20 s of cluster "
-            "start and per-batch object-store transfers); its value is adding machines, with the same codes.",
+    r = best_local(pca) if pca else None
+    if r:
+        mbs = r["vectors_per_s"] * (4 * D + 8) / 1e6
+        out += ["", f"Each local process reads parquet as it encodes: {mbs:,.0f} MB/s of input for the PCA run "
+                f"(CPU-bound here, not disk-bound), so the 1.54 TB input takes {1.544e12 / (mbs * 1e6) / 3600:,.1f} "
+                "process-hours to read and encode."]
+    out += ["", "Ray Data spreads both the parquet read tasks and the encode actors over a cluster "
+            "(`encode_with_ray(..., address=...)`). On this one 2-core machine Ray does not speed anything up "
+            "(table above: the same two cores, ~17-21 s of cluster start, object-store transfers, and the "
+            "first Ray run of the session is slower still); its value is adding machines: 10^9 in one hour "
+            "takes the process counts in the table above, i.e. a few dozen 2-4-core workers for PCA int8.",
             "", "**Search time** (exhaustive scan, one thread, 100 queries):", ""]
     for key, label, bpv in (("pq_ms_per_query", "IndexPQ PQ32 ADC", 32), ("int8_ms_per_query",
                                                                             "emblab int8 decode-and-score", 128),
@@ -128,7 +134,7 @@ def render(doc: dict) -> str:
     lines = ["# Scale benchmark (issue 9, part 5)", "",
              f"Machine: {env.get('machine', {}).get('cpu', '?')}, {env.get('machine', {}).get('cores', '?')} cores, "
              f"{env.get('machine', {}).get('memory_gb', '?')} GB RAM, no GPU; **shared with other jobs** "
-             f"(load average 12-16 on 2 cores during the run). Date (UTC): {env.get('date_utc')}. "
+             f"(load average 11-21 on 2 cores observed during the run). Date (UTC): {env.get('date_utc')}. "
              f"emblab {env.get('emblab')}, Python {env.get('python')}, "
              + ", ".join(f"{k} {v}" for k, v in sorted(pk.items()) if v) + ".", "",
              f"Command: `{env.get('command')}`", "",
@@ -146,7 +152,8 @@ def render(doc: dict) -> str:
              "Models: " + "; ".join(f"`{m['spec']}` ({m['bytes_per_vector']:.0f} B/vector, fit {m['fit_s']:.1f} s)"
                                      for m in doc.get("models", {}).values())
              + ". `faiss:PQ32np` is FAISS `PQ32` without the polysemous re-training step (which only "
-             "permutes centroid ids, took 460 s here, and does not change ADC results).", "",
+             "permutes centroid ids, took 460 s in a trial fit on this loaded machine, and does not change ADC "
+             "results).", "",
              "## Encode throughput: single process (`encode_to_dir`) vs Ray (`encode_with_ray`, 2 local actors)", "",
              "Each run is its own subprocess. Single process: `VmHWM` of the process. Ray: peak of the summed "
              "RSS of the driver and all its descendants (GCS, raylet, actors, sampled every 0.25 s; shared "
