@@ -214,7 +214,6 @@ def job_search(a: dict) -> dict:
 
 def job_qdrant(a: dict) -> dict:
     import emblab
-    from emblab.scale.chunked import read_encoded_dir  # noqa: F401  (import check)
     from emblab.scale.qdrant_export import connect, export_codes, search_codes, topk_agreement
     from emblab.scale.sources import iter_chunks
 
