@@ -94,7 +94,10 @@ class PCA(BaseCompressor):
             len(self.components_), np.float32)
 
     def _project(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.mean_) @ self.components_.T) / self._scale()
+        # float64 products, rounded to float32: BLAS rounding depends on the batch shape, and a
+        # last-bit difference can flip an int8 code, so codes would depend on the chunk size
+        Z = (X.astype(np.float64) - self.mean_) @ self.components_.T.astype(np.float64)
+        return (Z / self._scale()).astype(np.float32)
 
     def _encode(self, X: np.ndarray) -> Codes:
         Z = self._project(X)

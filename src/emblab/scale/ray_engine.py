@@ -94,7 +94,11 @@ def _read_dataset(ray, input_path: str | os.PathLike, columns: list[str]):
     if path.suffix == ".npy":
         raise DataError(f"{path}: the Ray engine reads parquet datasets (with an id column); "
                         "convert the .npy or use --engine local.")
-    ds = ray.data.read_parquet(str(path), columns=columns)
+    from .sources import parquet_files
+
+    # the same file order as the single-process reader (sorted), so rows line up
+    files = [str(f) for f in parquet_files(path)]
+    ds = ray.data.read_parquet(files, columns=columns)
     return ds
 
 

@@ -102,20 +102,23 @@ def iter_chunks(path: str | os.PathLike, chunk_rows: int = 65536, *, vector_colu
         if vector_column not in names:
             raise DataError(f"{f}: no column {vector_column!r} (columns: {', '.join(names)}); use --vector-column.")
         cols = [vector_column] + ([id_column] if id_column and id_column in names else [])
-        for rg in range(pf.num_row_groups):
-            n_rg = pf.metadata.row_group(rg).num_rows
+        row_groups = [pf.metadata.row_group(rg).num_rows for rg in range(pf.num_row_groups)]
+        pf.close()
+        for rg, n_rg in enumerate(row_groups):
             for j, s in enumerate(range(0, n_rg, chunk_rows)):
                 n = min(chunk_rows, n_rg - s)
 
-                def load(pf=pf, rg=rg, s=s, n=n, cols=cols, f=f):
-                    # read only this row group, then slice: memory is bounded by one row group's
-                    # column chunk, decoded lazily by iter_batches
-                    it = pf.iter_batches(batch_size=chunk_rows, row_groups=[rg], columns=cols)
-                    for k, batch in enumerate(it):
-                        if k == s // chunk_rows:
-                            X = _vector_matrix(batch.column(vector_column), vector_column)
-                            ids = batch.column(id_column).to_numpy(zero_copy_only=False) if len(cols) > 1 else None
-                            return X, ids
+                def load(rg=rg, s=s, cols=cols, f=f):
+                    # a fresh reader per chunk: a long-lived ParquetFile keeps the Arrow buffers
+                    # of every chunk it decoded, so memory would grow with the input size
+                    with pq.ParquetFile(f) as pf_chunk:
+                        it = pf_chunk.iter_batches(batch_size=chunk_rows, row_groups=[rg], columns=cols)
+                        for k, batch in enumerate(it):
+                            if k == s // chunk_rows:
+                                X = _vector_matrix(batch.column(vector_column), vector_column)
+                                ids = (batch.column(id_column).to_numpy(zero_copy_only=False)
+                                       if len(cols) > 1 else None)
+                                return X, ids
                     raise DataError(f"{f}: row group {rg} is shorter than its metadata says; the file is corrupt.")
 
                 any_rows = any_rows or n > 0
