@@ -66,7 +66,7 @@ class SparseAutoencoder(BaseCompressor):
     center : bool
         Subtract the training mean μ of the normalised inputs (changes the similarity the codes
         model to cos(q - μ, x - μ); the asymmetric mode maps back to the original cosine).
-    k_schedule : {"anneal", "none", None}
+    k_schedule : {"anneal", None}
         ``anneal``: for the first ceil(E/2) epochs k_e = round(k 4^(1-(e-1)/E_a)), then k.
     init : {"kaiming", "tied"}
         Independent Kaiming-uniform inits (reference) or decoder = normalised encoder transpose.
@@ -115,7 +115,7 @@ class SparseAutoencoder(BaseCompressor):
         "k": [Interval(int, 1, None)],
         "activation": [Options("topk", "relu_topk")],
         "center": [bool],
-        "k_schedule": [Options("anneal", "none"), None],  # "none" in a spec parses as None
+        "k_schedule": [Options("anneal"), None],  # write k_schedule=none in a spec: it parses as None
         "init": [Options("kaiming", "tied")],
         "auxk": [bool],
         "aux_k": [Interval(int, 1, None)],
