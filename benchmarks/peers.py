@@ -226,7 +226,8 @@ def main(argv=None) -> int:
                 res.fit_time_s = model.fit_time_s_
                 res.extra["fit_rows"] = fit_rows or len(task.fit_data())
             rec = _record(res, baselines[task.name], set(BUDGETS) | set(EXTRA_RUNGS))
-            if (spec in ("faiss:PQ32", "faiss:OPQ32,PQ32") and task.name.startswith("knn_fidelity")
+            if (spec in ("faiss:PQ32", "faiss:OPQ32,PQ32", "faiss:PQ32np", "faiss:OPQ32,PQ32np")
+                    and task.name.startswith("knn_fidelity")
                     and not args.skip_check):
                 # the bench's fitted model against FAISS trained directly on the same rows
                 checks.append(faiss_direct_check(_SubsetFit(task, task.fit_data()[:fit_rows]),

@@ -13,8 +13,8 @@ from emblab.evaluation.tasks import list_tasks
 
 def test_demo_methods_cover_budgets():
     specs = demo_methods(384, [32, 64, 96, 128, 192, 256, 384])
-    for s in ("faiss:PQ32", "faiss:OPQ32,PQ32", "faiss:OPQ64,PQ64", "pca:dim=16", "pca:dim=32,store=int8",
-              "trunc:dim=64", "binary", "int8", "faiss:SQ8", "pca:dim=128", "float16", "faiss:PQ192"):
+    for s in ("faiss:PQ32np", "faiss:OPQ32,PQ32np", "faiss:OPQ64,PQ64np", "pca:dim=16", "pca:dim=32,store=int8",
+              "trunc:dim=64", "binary", "int8", "faiss:SQ8", "pca:dim=128", "float16", "faiss:PQ192np"):
         assert s in specs
     assert "faiss:OPQ96,PQ96" not in specs          # OPQ only at 32 and 64 B in the demo
 

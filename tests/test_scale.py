@@ -136,3 +136,18 @@ def test_qdrant_round_trip_matches_emblab_sparse_search():
     export_codes(client, "items", cat)
     D, I = search_codes(client, "items", sae.encode(q), k=10)
     assert topk_agreement(I, I_ref, D_ref) >= 0.99
+
+
+def test_cli_encode_chunked_resumable(tmp_path, data, model):
+    from emblab.cli.main import main
+
+    _, d = model
+    np.save(tmp_path / "x.npy", data)
+    assert main(["encode", str(d), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "codes"),
+                 "--chunk-rows", "700"]) == 0
+    assert main(["encode", str(d), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "codes"),
+                 "--chunk-rows", "700"]) == 0  # second run: every chunk already done
+    codes, _ = read_encoded_dir(tmp_path / "codes")
+    np.testing.assert_array_equal(codes.data, model[0].encode(data).data)
+    assert main(["encode", str(d), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "c2"),
+                 "--engine", "spark"]) == 2

@@ -47,7 +47,7 @@ def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, 
     Examples
     --------
     >>> [s for b, s in peer_specs_for_budgets(384, [48])]
-    ['binary', 'binary:rescore=10', 'faiss:PQ48', 'faiss:OPQ48,PQ48', 'pca:dim=24', 'pca:dim=48,store=int8', 'pca:dim=48,store=f32|int8', 'trunc:dim=24', 'faiss:PQ96x4fs']
+    ['binary', 'binary:rescore=10', 'faiss:PQ48np', 'faiss:OPQ48,PQ48np', 'pca:dim=24', 'pca:dim=48,store=int8', 'pca:dim=48,store=f32|int8', 'trunc:dim=24', 'faiss:PQ96x4fs']
     """
     out: list[tuple[int, str]] = []
     for b in sorted(set(int(x) for x in budgets)):
@@ -71,7 +71,9 @@ def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, 
             specs.append("binary:rescore=10,rescore_source=int8")
         # PQ with one dimension per sub-quantiser (m = d) is excluded: m in {d/2, d/3, ...} as in §1
         if faiss and d % b == 0 and 2 * b <= d:
-            specs += [f"faiss:PQ{b}", f"faiss:OPQ{b},PQ{b}"]
+            # "np": no polysemous training. It only permutes centroid ids (same search results)
+            # and costs minutes of CPU per codec on a 2-core machine
+            specs += [f"faiss:PQ{b}np", f"faiss:OPQ{b},PQ{b}np"]
         if faiss and 2 * b == d:
             specs.append("faiss:SQ4")
         if b % 2 == 0 and b // 2 <= d:

@@ -1,6 +1,18 @@
-"""``emblab encode DIR --data X.npy --out codes.npz``: encode vectors with a saved model."""
+"""``emblab encode DIR --data X --out codes.npz``: encode vectors with a saved model.
+
+Three paths, one result:
+
+- default: the input is read whole and written as one ``.npz``;
+- ``--chunk-rows N`` (or an ``--out`` folder): out-of-core; ``.npy`` is memory-mapped and parquet is
+  read by row group, one codes file per chunk plus ``manifest.json``, and a rerun resumes from the
+  finished chunks (:mod:`emblab.scale.chunked`);
+- ``--engine ray``: Ray Data ``map_batches`` over a parquet dataset with the model shipped to the
+  workers (:mod:`emblab.scale.ray_engine`), local cluster or ``--ray-address``.
+"""
 
 from __future__ import annotations
+
+from typing import Optional
 
 import typer
 
@@ -9,14 +21,40 @@ def register(app: typer.Typer) -> None:
     @app.command("encode")
     def encode(
         model_dir: str = typer.Argument(..., help="Artifact directory written by `emblab fit`."),
-        data: str = typer.Option(..., "--data", "-d", help="Vectors to encode: .npy or .parquet."),
-        out: str = typer.Option(..., "--out", "-o", help="Codes file (.npz) to write."),
+        data: str = typer.Option(..., "--data", "-d", help="Vectors to encode: .npy, .parquet or a parquet folder."),
+        out: str = typer.Option(..., "--out", "-o", help="Codes file (.npz), or a folder for chunked/Ray output."),
+        chunk_rows: Optional[int] = typer.Option(None, "--chunk-rows", help="Encode out-of-core in chunks of N rows (resumable)."),
+        engine: str = typer.Option("local", "--engine", help="local or ray."),
+        workers: int = typer.Option(2, "--workers", help="Ray actors (with --engine ray)."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster (default: start a local one)."),
+        vector_column: str = typer.Option("vector", "--vector-column", help="Parquet column holding the vectors."),
+        id_column: str = typer.Option("id", "--id-column", help="Parquet id column."),
     ) -> None:
-        """Encode the vectors in --data into a codes file."""
+        """Encode the vectors in --data into codes (in memory, out-of-core in chunks, or on Ray)."""
+        from ..._errors import DataError
         from ...pipeline import load_model
         from ._common import check_writable, console, load_matrix
 
         model = load_model(model_dir)
+        if engine not in ("local", "ray"):
+            raise DataError(f"--engine must be 'local' or 'ray'; got {engine!r}.")
+        if engine == "ray":
+            from ...scale.ray_engine import encode_with_ray
+
+            check_writable(out)
+            encode_with_ray(model_dir, data, out_dir=out, vector_column=vector_column, id_column=id_column,
+                            num_workers=workers, address=ray_address)
+            console().print(f"encoded {data} on Ray with [bold]{model.to_spec()}[/] -> {out}/ (parquet)")
+            return
+        if chunk_rows is not None or not out.endswith(".npz"):
+            from ...scale.chunked import encode_to_dir
+
+            man = encode_to_dir(model, data, out, chunk_rows=chunk_rows or 65536, vector_column=vector_column,
+                                id_column=id_column)
+            console().print(f"encoded {man['n_rows']} vectors in {len(man['chunks'])} chunks "
+                            f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec()}[/]: "
+                            f"{man['bytes_per_vector']:g} bytes/vector -> {out}/")
+            return
         check_writable(out)
         _, X = load_matrix(data, dim=model.n_features_in_)
         codes = model.encode(X)
