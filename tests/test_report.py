@@ -67,3 +67,10 @@ def test_report_in_headless_chromium(tmp_path):
     assert check.console_errors == []
     assert len(check.error_messages) == 1 and "lacks 'method'" in check.error_messages[0]
     assert shot.stat().st_size > 10_000
+
+
+def test_folder_input_skips_non_results_json(tmp_path):
+    _compression_results(tmp_path / "peers.json")
+    (tmp_path / "config.json").write_text(json.dumps({"methods": ["pca"]}))
+    secs = render_sections([tmp_path])
+    assert [s.source for s in secs] == ["peers"] and secs[0].error is None

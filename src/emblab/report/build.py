@@ -43,6 +43,15 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _is_other_json(path: Path) -> bool:
+    """True for a readable JSON object that carries neither 'schema' nor 'kind'."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # malformed: keep it, so the page says what is wrong
+    return isinstance(doc, dict) and "schema" not in doc and "kind" not in doc
+
+
 def _provenance(doc: dict[str, Any]) -> dict[str, Any]:
     env = doc.get("environment") or {}
     mach = env.get("machine") or {}
@@ -65,7 +74,8 @@ def render_sections(paths: Iterable[str | os.PathLike]) -> list[Section]:
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            files.extend(sorted(p.glob("*.json")))
+            # in a folder, JSON files that are not results (resolved configs, manifests) are skipped
+            files.extend(f for f in sorted(p.glob("*.json")) if not _is_other_json(f))
         else:
             files.append(p)
     if not files:
