@@ -151,3 +151,26 @@ def test_cli_encode_chunked_resumable(tmp_path, data, model):
     np.testing.assert_array_equal(codes.data, model[0].encode(data).data)
     assert main(["encode", str(d), "--data", str(tmp_path / "x.npy"), "--out", str(tmp_path / "c2"),
                  "--engine", "spark"]) == 2
+
+
+@pytest.mark.slow
+def test_embed_on_ray_equals_local(tmp_path):
+    pytest.importorskip("ray")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import ray
+
+    from emblab.cli.main import main
+    from emblab.embed import TextEncoder
+
+    texts = ["a cat sat on the mat", "stocks fell sharply", "the movie was great", "lists are mutable"]
+    pq.write_table(pa.table({"id": np.arange(4), "text": texts}), tmp_path / "t.parquet")
+    try:
+        ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+        assert main(["embed", str(tmp_path / "t.parquet"), "--out", str(tmp_path / "emb"), "--engine", "ray"]) == 0
+    finally:
+        ray.shutdown()
+    t = pq.read_table(tmp_path / "emb")
+    V = np.stack(t.column("vector").to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(V, TextEncoder().encode(texts, show_progress=False), atol=1e-5)
+    assert t.column("id").to_pylist() == [0, 1, 2, 3]

@@ -147,3 +147,21 @@ def _collect(ds, model, id_column: str):
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
     codes = Codes(arrays, model.codes_layout, model.to_spec(), model.fingerprint)
     return codes, np.concatenate(ids)
+
+
+def embed_with_ray(input_path: str | os.PathLike, out_dir: str | os.PathLike, *, model: str = "all-MiniLM-L6-v2",
+                   text_column: str = "text", id_column: str = "id", num_workers: int = 2, batch_size: int = 64,
+                   address: str | None = None) -> None:
+    """Embed the ``text_column`` of a parquet dataset on Ray; writes parquet (id, vector) to ``out_dir``.
+
+    Each actor loads the sentence-transformers model once (the packaged MiniLM by default, so
+    workers need no network); GPU actors are used when the cluster has a GPU per worker.
+    """
+    ray = init_ray(address)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    ds = _read_dataset(ray, input_path, [id_column, text_column])
+    gpus = ray.cluster_resources().get("GPU", 0)
+    out = ds.map_batches(EmbedActor, fn_constructor_args=(model, text_column, id_column, batch_size),
+                         batch_size=max(batch_size * 8, 256), batch_format="numpy", concurrency=num_workers,
+                         num_cpus=1, num_gpus=1 if gpus >= num_workers else 0)
+    out.write_parquet(str(out_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -22,6 +23,9 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("float32", "--dtype", help="Stored dtype: float32 or float16."),
         device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N."),
         limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Embed only the first N texts."),
+        engine: str = typer.Option("local", "--engine", help="local, or ray (parquet input -> parquet folder)."),
+        workers: int = typer.Option(2, "--workers", help="Ray actors (with --engine ray)."),
+        ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster."),
     ) -> None:
         """Embed texts into vectors; an interrupted run resumes from its finished chunks."""
         import time
@@ -33,6 +37,17 @@ def register(app: typer.Typer) -> None:
 
         if fmt is not None and fmt not in ("npy", "parquet"):
             raise DataError(f"--format must be npy or parquet; got {fmt!r}.")
+        if engine not in ("local", "ray"):
+            raise DataError(f"--engine must be 'local' or 'ray'; got {engine!r}.")
+        if engine == "ray":
+            from ...scale.ray_engine import embed_with_ray
+
+            if not str(input).endswith(".parquet") and not Path(input).is_dir():
+                raise DataError("--engine ray reads a parquet file or folder with id and text columns.")
+            embed_with_ray(input, out, model=model, text_column=text_field, id_column=id_field,
+                           num_workers=workers, batch_size=batch_size, address=ray_address)
+            Console().print(f"embedded {input} on Ray -> [bold]{out}/[/] (parquet: {id_field}, vector)")
+            return
         ids, texts = read_texts(input, text_field=text_field, id_field=id_field, limit=limit)
         console = Console(stderr=True)
         encoder = TextEncoder(model, device=device, batch_size=batch_size)
