@@ -71,3 +71,16 @@ def fitted_model(planted):
         return _FIT_CACHE[spec]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def _restore_emblab_env():
+    """CLI calls with --data-dir set EMBLAB_DATA for the process; undo it after every test so a
+    test's temporary data root never leaks into the next one."""
+    saved = {k: os.environ.get(k) for k in ("EMBLAB_DATA", "EMBLAB_CACHE")}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
