@@ -108,20 +108,23 @@ def score(wv: WordVectors, seconds: float, name: str, corpus: str, V: int) -> di
 
 
 def peers(st, ts, corpus: str, V: int, d: int, S: Stages, cache: Path, epochs: int, key: str,
-          eig=None, sgns_V: int | None = None, dtype=np.float64) -> list[dict]:
-    """Closed form, svd(PPMI), svd(PMI), gensim SGNS on one corpus at one V.
+          eig=None, sgns_V: int | None = None, dtype=np.float64, eig_method: str = "dense",
+          gd_init: float | None = None) -> list[dict]:
+    """Closed form, trained QWEM (full-batch GD), svd(PPMI), svd(PMI), gensim SGNS on one corpus at one V.
 
     ``eig``: precomputed (lam, U, seconds) of M* to reuse; ``sgns_V``: vocabulary cap of the gensim
-    model (its vectors are restricted to our V words).
+    model (its vectors are restricted to our V words); ``gd_init``: init scale of a full-batch GD
+    run of d dimensions (None: no trained row), run for 1.5x the predicted onset of mode d.
     """
     rows = []
     if S.get(f"{key}/qwem") is None:
         t = time.perf_counter()
         if eig is None:
             M = target_matrix(st.C, st.unigram, 1.0)
-            lam, U, info = top_eigenpairs(M, d, method="dense", dtype=dtype)
+            lam, U, info = top_eigenpairs(M, d, method=eig_method, dtype=dtype)
             del M
-            eig_sec, how = info["seconds"], f"dense evr top-d ({info['dtype']})"
+            np.savez(cache / f"eig_{key}_{d}.npz", lam=lam, U=U)
+            eig_sec, how = info["seconds"], f"{info['method']} top-d ({info['dtype']})"
         else:
             lam, U, eig_sec = eig
             how = f"reused dense evr top-{lam.size}"
@@ -131,6 +134,24 @@ def peers(st, ts, corpus: str, V: int, d: int, S: Stages, cache: Path, epochs: i
                                "eig_seconds": eig_sec, "lam_top": lam[:d].tolist()})
         log(f"{key} closed form d={d}: {sec:.1f}s acc={S.get(f'{key}/qwem')['analogy_all_pairs']:.3f}")
     rows.append(S.get(f"{key}/qwem"))
+    if gd_init is not None and S.get(f"{key}/gd") is None and (cache / f"eig_{key}_{d}.npz").exists():
+        with np.load(cache / f"eig_{key}_{d}.npz") as z:
+            lam, U = z["lam"], z["U"]
+        M = target_matrix(st.C, st.unigram, 1.0).astype(np.float32)
+        eta = default_lr(M, float(lam[0]))
+        s0 = gd_init ** 2 * d
+        n = int(np.ceil(1.5 * np.log((lam[d - 1] - s0) / s0) / (2 * np.log1p(eta * lam[d - 1]))))
+        res = gd_train(M, d, n, lr=eta, init="random", init_scale=gd_init, lam=lam[:d], U=U[:, :d],
+                       record_every=max(1, n // 50), seed=0, dtype=np.float32)
+        del M
+        wv = WordVectors(st.words, res["W"].astype(np.float32))
+        M_d = (U[:, :d] * lam[:d]) @ U[:, :d].T
+        err = float(np.linalg.norm(res["W"].astype(np.float64) @ res["W"].T.astype(np.float64) - M_d) / np.linalg.norm(M_d))
+        S.put(f"{key}/gd", {**score(wv, res["seconds"], f"qwem_full_batch_GD(d={d},sigma={gd_init:g},{n} steps)",
+                                    corpus, V), "lr": eta, "n_steps": n, "rel_err_vs_Md": err})
+        log(f"{key} GD d={d}: {n} steps {res['seconds']:.1f}s acc={S.get(f'{key}/gd')['analogy_all_pairs']:.3f}")
+    if S.get(f"{key}/gd") is not None:
+        rows.append(S.get(f"{key}/gd"))
     for kind in ("ppmi", "pmi"):
         if S.get(f"{key}/{kind}") is None:
             wv = svd_embeddings(st, d, kind=kind, dtype=dtype)
@@ -243,12 +264,37 @@ def critical_and_dynamics(st, S: Stages, cache: Path, args, fams) -> dict:
     return out
 
 
+def _stable_lr(sampler, loss: str, psi, args, lr0: float) -> tuple[float, list[dict]]:
+    """Largest lr in lr0 * 4^-i (i = 0..6) whose 40-step probe stays finite, halved for margin.
+
+    The sampled QWEM gradient weights each pair by Psi_ij = 1/(P_ij + P_i P_j), which is huge for
+    rare pairs, so the full-batch GD step diverges within ~10 sampled steps on IMDB (V=5k)."""
+    from emblab._errors import FitError
+    from emblab.words.sgd import train_sgd
+
+    tried = []
+    for i in range(7):
+        lr = lr0 / 4 ** i
+        try:
+            train_sgd(sampler, args.sgd_d, 40, loss=loss, psi=psi, batch=args.sgd_batch, lr=lr,
+                      init_scale=args.sgd_init, dtype="float64", record_every=10, seed=1)
+            tried.append({"lr": lr, "diverged": False})
+            return lr / 2, tried
+        except FitError:
+            tried.append({"lr": lr, "diverged": True})
+    raise FitError(f"{loss}: SGD diverged at every probed lr down to {lr0 / 4 ** 6:.3g}")
+
+
 def sgd_runs(st, ts, S: Stages, args, fams) -> dict:
-    """Short sampled-SGD runs with the QWEM and SGNS losses on one sampler (V=5k)."""
+    """Sampled-SGD runs with the QWEM and SGNS losses on one sampler (V=5k).
+
+    lr: the largest stable step found by :func:`_stable_lr` from the full-batch GD step; steps: enough
+    to cover the GD run's horizon in t = 2 lr n (capped at ``--sgd-max-steps``)."""
     from emblab.words.sgd import PairSampler, train_sgd
 
     out = {}
     ids, offs = ts.restrict(st.V)
+    horizon = (S.get("dyn/random") or {}).get("n_steps", 400) * args.sgd_lr  # GD steps x GD lr
     for loss in ("qwem", "sgns"):
         key = f"sgd/{loss}"
         if S.get(key) is None:
@@ -258,13 +304,19 @@ def sgd_runs(st, ts, S: Stages, args, fams) -> dict:
                 P = st.C / st.C.sum()
                 p = st.unigram / st.unigram.sum()
                 psi = 1.0 / (P + np.outer(p, p))
-            res = train_sgd(sampler, args.sgd_d, args.sgd_steps, loss=loss, psi=psi, batch=args.sgd_batch,
-                            lr=args.sgd_lr, init_scale=args.sgd_init, dtype="float64", record_every=10, seed=0)
+            lr, probe = _stable_lr(sampler, loss, psi, args, args.sgd_lr)
+            n_steps = int(min(args.sgd_max_steps, np.ceil(horizon / lr)))
+            log(f"SGD {loss}: lr {lr:.3g} (probe {probe}), {n_steps} steps")
+            res = train_sgd(sampler, args.sgd_d, n_steps, loss=loss, psi=psi, batch=args.sgd_batch,
+                            lr=lr, init_scale=args.sgd_init, dtype="float64", record_every=max(1, n_steps // 100),
+                            seed=0)
             wv = WordVectors(st.words, res["W"].astype(np.float32))
             ev = evaluate_all(wv, gensim_protocol=False)
             S.put(key, jsonable({"loss": loss, "steps": res["steps"], "singular_values": res["singular_values"],
-                                 "seconds": res["seconds"], "lr": args.sgd_lr, "batch": args.sgd_batch,
-                                 "init_scale": args.sgd_init, "d": args.sgd_d, "n_steps": args.sgd_steps,
+                                 "batch_loss": res["loss"], "seconds": res["seconds"], "lr": lr, "lr_probe": probe,
+                                 "gd_lr": args.sgd_lr, "batch": args.sgd_batch,
+                                 "init_scale": args.sgd_init, "d": args.sgd_d, "n_steps": n_steps,
+                                 "horizon_fraction": n_steps * lr / horizon,
                                  "analogy_all_pairs": ev["analogy_all_pairs"]["accuracy"],
                                  "ws353": ev["ws353"]["spearman"], "simlex": ev["simlex"]["spearman"]}))
             del psi
@@ -454,10 +506,10 @@ def write_md(doc: dict, files: list[str]) -> None:
     sgd = doc.get("sgd")
     if sgd:
         L += ["", "## Sampled SGD (short CPU runs; far from the authors' millions of steps)", "",
-              "| loss | V | d | steps | batch | lr | init | all-pairs % | WS353 | SimLex | time s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| loss | V | d | steps | batch | lr | share of GD horizon | init | all-pairs % | WS353 | SimLex | time s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for loss, r in sgd.items():
             if r:
-                L.append(f"| {loss} | {doc['critical_size']['V']} | {r['d']} | {r['n_steps']} | {r['batch']} | {r['lr']:g} | {r['init_scale']:g} | "
+                L.append(f"| {loss} | {doc['critical_size']['V']} | {r['d']} | {r['n_steps']} | {r['batch']} | {r['lr']:g} | {fmt(r.get('horizon_fraction'), nd=2)} | {r['init_scale']:g} | "
                          f"{fmt(r['analogy_all_pairs'], True)} | {fmt(r['ws353'])} | {fmt(r['simlex'])} | {r['seconds']:.1f} |")
     L += ["", "## Notes", ""] + [f"- {n}" for n in doc.get("notes", [])]
     L += ["", "Plots: " + ", ".join(f"`{f}`" for f in files), ""]
@@ -477,12 +529,15 @@ def main(argv=None) -> None:
     ap.add_argument("--random-dtype", default="float32")
     ap.add_argument("--n-snapshots", type=int, default=40)
     ap.add_argument("--sgns-epochs", type=int, default=1, help="gensim epochs on IMDB (text8 uses 5)")
-    ap.add_argument("--sgd-steps", type=int, default=300)
+    ap.add_argument("--sgd-max-steps", type=int, default=4000)
     ap.add_argument("--sgd-batch", type=int, default=20000)
     ap.add_argument("--sgd-d", type=int, default=64)
     ap.add_argument("--sgd-lr", type=float, default=0.0)
     ap.add_argument("--sgd-init", type=float, default=0.1)
     ap.add_argument("--dtype-10k", default="float32", help="precision of the V=10k factorisations")
+    ap.add_argument("--eig-10k", default="dense", choices=["dense", "eigsh", "torch", "auto"],
+                    help="eigensolver of the V=10k closed form")
+    ap.add_argument("--gd-init", type=float, default=1e-3, help="init scale of the trained-QWEM rows (V=10k, text8)")
     ap.add_argument("--report-only", action="store_true", help="write results from cached stages only")
     ap.add_argument("--fresh", action="store_true", help="forget cached stages (needed after changing options)")
     ap.add_argument("--skip", default="", help="comma list of stages to skip: crit,peers5k,text8,sgd,peers10k")
@@ -540,7 +595,7 @@ def main(argv=None) -> None:
         records.append(S.get("gd_trained_row"))
     if args.report_only:
         for key in (f"imdb{args.V_small}", "text8_5000", f"imdb{args.V}"):
-            for m in ("qwem", "ppmi", "pmi", "sgns"):
+            for m in ("qwem", "gd", "ppmi", "pmi", "sgns"):
                 if S.get(f"{key}/{m}") is not None:
                     records.append(S.get(f"{key}/{m}"))
         skip |= {"text8", "peers10k", "peers5k"}
@@ -560,7 +615,7 @@ def main(argv=None) -> None:
         t8 = load_token_stream_cached(dataset_dir("text8_prefix"))
         st8 = build_cooccurrence(t8, 5000, 16)
         log(f"text8 tokens {t8.ids.size:,}; cooc V=5000 unseen {st8.meta['frac_pairs_unseen']:.3f}")
-        records += peers(st8, t8, "text8_prefix", 5000, args.d, S, cache, 5, "text8_5000")
+        records += peers(st8, t8, "text8_prefix", 5000, args.d, S, cache, 5, "text8_5000", gd_init=args.gd_init)
         del st8
         flush()
     if "peers10k" not in skip:
@@ -568,7 +623,8 @@ def main(argv=None) -> None:
         log(f"cooc V={args.V}: unseen {st.meta['frac_pairs_unseen']:.3f}")
         # float32 factorisations at V=10k: float64 dense evr needs ~20 min on the shared 2-core machine
         records += peers(st, ts, "imdb_aclimdb", args.V, args.d, S, cache, args.sgns_epochs, f"imdb{args.V}",
-                         sgns_V=args.V, dtype=np.dtype(args.dtype_10k).type)
+                         sgns_V=args.V, dtype=np.dtype(args.dtype_10k).type, eig_method=args.eig_10k,
+                         gd_init=args.gd_init)
         del st
         flush()
     if "sgd" not in skip:

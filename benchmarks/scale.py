@@ -4,22 +4,28 @@ Data: *real embeddings repeated with noise*. Row ``i`` of the generated catalogu
 ``i mod 50,000`` of ``embeddings_minilm/imdb_unsup.f16.npy`` plus Gaussian noise (``--sigma`` per
 coordinate, default 0.05), re-normalised to unit length. It is generated file by file (100,000 rows
 per parquet file, 50,000-row row groups, uncompressed, ``id`` int64 + fixed-size-list float32
-``vector``) straight to disk under ``--work`` (never whole in memory); the 10^5 / 10^6 / 5 GB inputs
-are hard-linked subsets of the same files. Queries: the first 100 rows of ``imdb_labeled``.
+``vector``; ``--max-files`` files, 100 = 10^7 rows) straight to disk under ``--work`` (never whole in
+memory; an interrupted generation resumes at the first missing file); the 10^5 / 10^6 / 5 GB / 10^7
+inputs are hard-linked subsets of the same files. Queries: the first 100 rows of ``imdb_labeled``.
 
 Every measured run is a separate subprocess (``--job``) so its peak memory is its own:
 ``VmHWM`` of the process (single process) or, for Ray, the peak of the summed RSS of the driver and
 all its descendant processes (GCS, raylet, actors) sampled every 0.25 s, plus the driver's VmHWM.
 
 Stages (results rewritten after each; stages past ``--deadline`` are skipped and listed):
-fit models -> generate data -> encode (local vs Ray) -> 5 GB acceptance run (killed, resumed) ->
-search (FAISS IndexPQ ADC, emblab int8, FAISS IndexFlatIP) -> Qdrant round trip (``sae``).
+fit models -> generate data -> encode 10^5 / 10^6 (local vs Ray) -> 5 GB acceptance run (killed,
+resumed) -> search 10^5..10^7 (FAISS IndexPQ ADC, emblab int8, FAISS IndexFlatIP) -> Qdrant round trip
+(``sae``) -> encode PCA int8 at 10^7 (local) -> emblab int8 search on those 10^7 codes -> encode 10^7
+on Ray -> optional PQ encode at 10^6. The 10^7 stages come last because they are the longest.
+The machine's load average is sampled during the run and stored with the results.
 
 Usage::
 
     EMBLAB_DATA=/work/shared/data OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scale.py \
         --out benchmarks/results --work ~/.cache/emblab/scale_bench --deadline 13:05
-    .venv/bin/python benchmarks/scale.py --render-only   # rewrite scale.md from scale.json
+    # smoke run (10^5 rows in 100 files of 1,000 rows; minutes, Ray included)
+    ... benchmarks/scale.py --out /tmp/scale_smoke/out --work /tmp/scale_smoke/work --file-rows 1000 --fit-rows 5000
+    .venv/bin/python benchmarks/scale.py --render-only   # rewrite <--out>/scale.md from <--out>/scale.json
 """
 
 from __future__ import annotations
@@ -42,6 +48,13 @@ import numpy as np
 FILE_ROWS = 100_000
 ROW_GROUP = 50_000
 N_ACCEPT_FILES = 33  # 3.3M rows x 384 float32 = 5.07 GB of vectors
+N_FILES = 100  # 10^7 rows at 100,000 rows per file
+# hard-linked inputs: name -> number of leading files (a subset needs that many generated files)
+SUBSETS = (("n1e5", 1), ("n1e6", 10), ("n5gb", N_ACCEPT_FILES), ("n1e7", 100))
+# emblab int8 search decodes every item per scan (cost ~ n, nearly independent of the number of
+# queries), so the 10^7 scan runs on fewer queries to bound its time; the report says so
+INT8_NQ_1E7 = 20
+LOAD_SAMPLE_S = 30.0
 PQ_SPEC = "faiss:PQ32np"  # PQ32 without polysemous re-training (see md); ADC results identical
 PCA_SPEC = "pca:dim=128,store=int8"
 
@@ -113,7 +126,23 @@ def job_encode_local(a: dict) -> dict:
     return res
 
 
+def _ray_listing_workaround() -> str | None:
+    """Ray Data lists input paths in 8 threads, each importing fsspec's HTTP filesystem to test the
+    path type. Without aiohttp that import fails, and concurrent failing imports race into an
+    ImportError ("cannot import name 'HTTPFileSystem'") that Ray does not catch, so multi-file inputs
+    fail (a single file works). Listing in one thread avoids the race. Returns the setting applied
+    (stored with the record and reported), or None when aiohttp is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("aiohttp") is not None:
+        return None
+    # read when ray.data is first imported, so it must be set before that
+    os.environ.setdefault("RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS", "1")
+    return "RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS=" + os.environ["RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS"]
+
+
 def job_encode_ray(a: dict) -> dict:
+    workaround = _ray_listing_workaround()
     from emblab.scale.ray_engine import encode_with_ray, init_ray
 
     peak = {"tree_mb": 0.0}
@@ -135,6 +164,8 @@ def job_encode_ray(a: dict) -> dict:
     th.join()
     res = {"rows": len(codes), "seconds": t2 - t1, "init_seconds": t1 - t0, "peak_tree_mb": peak["tree_mb"],
            "peak_mb": _vm()["hwm_mb"], "sha": _sha(codes), "ids_in_order": bool(np.all(np.diff(ids) == 1))}
+    if workaround:
+        res["ray_env_workaround"] = workaround
     ray.shutdown()
     return res
 
@@ -235,7 +266,8 @@ def job_qdrant(a: dict) -> dict:
     D, I = search_codes(client, "scale", qc, k=10)
     q_ms = (time.perf_counter() - t) * 1000 / len(xq)
     exact = float(np.mean([set(x) == set(y) for x, y in zip(I.tolist(), I_ref.tolist())]))
-    return {"spec": sae.to_spec(), "n": len(cat), "nq": len(xq), "fit_s": fit_s, "export_s": exp_s,
+    return {"spec": sae.to_spec(), "n": len(cat), "nq": len(xq), "fit_rows": min(len(base), a["fit_rows"]),
+            "fit_s": fit_s, "export_s": exp_s,
             "qdrant_ms_per_query": q_ms, "emblab_sparse_ms_per_query": em_ms,
             "top10_agreement": topk_agreement(I, I_ref, D_ref), "top10_exact_set_agreement": exact,
             "bytes_per_vector": float(sae.bytes_per_vector), "peak_mb": _vm()["hwm_mb"]}
@@ -258,43 +290,89 @@ def run_job(name: str, args: dict, log) -> dict:
     return res
 
 
-def generate(work: Path, n_files: int, sigma: float, base: np.ndarray, log) -> dict:
+def _data_params(sigma: float, base_path: str) -> dict:
+    """What the generated files depend on: a resumed generation must match all of it."""
+    return {"file_rows": FILE_ROWS, "row_group": ROW_GROUP, "sigma": sigma, "base": base_path}
+
+
+def _reset_if_params_changed(work: Path, params: dict, log) -> None:
+    """Delete generated data written with other parameters (e.g. a smoke run's --file-rows), so the
+    file-by-file resume below never mixes files of two settings."""
+    src, stamp = work / "data_all", work / "data_all" / "params.json"
+    old = json.loads(stamp.read_text()) if stamp.exists() else None
+    if old != params and src.exists():
+        log(f"generated data in {src} has other parameters ({old}); regenerating")
+        for d in [src] + [work / name for name, _ in SUBSETS]:
+            shutil.rmtree(d, ignore_errors=True)
+    src.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(params))
+
+
+def _write_file(path: Path, f: int, sigma: float, base: np.ndarray) -> None:
+    """Parquet file ``f``: rows f*FILE_ROWS.. of ``base`` (cycled) plus noise; atomic (tmp + rename)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    src = work / "data_all"
-    src.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    cos = []
-    for f in range(n_files):
-        path = src / f"part-{f:05d}.parquet"
-        if path.exists():
+    rng = np.random.default_rng(1000 + f)  # per-file seed: a resumed generation writes the same rows
+    rows = np.arange(f * FILE_ROWS, (f + 1) * FILE_ROWS)
+    X = base[rows % len(base)] + rng.standard_normal((FILE_ROWS, base.shape[1]), dtype=np.float32) * sigma
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    vec = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), base.shape[1])
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(pa.table({"id": rows.astype(np.int64), "vector": vec}), tmp, row_group_size=ROW_GROUP,
+                   compression="none")
+    os.replace(tmp, path)
+
+
+def _mean_cos(path: Path, base: np.ndarray, n: int = 1000) -> float:
+    """Mean cosine of the first ``n`` generated rows to their source rows (read back from file 0,
+    so it is also right when file 0 came from an earlier, interrupted generation)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as pf:
+        batch = next(pf.iter_batches(batch_size=n, columns=["vector"]))
+    X = batch.column("vector").flatten().to_numpy().reshape(len(batch), base.shape[1])
+    b = base[: len(X)] / np.linalg.norm(base[: len(X)], axis=1, keepdims=True)
+    return float(np.mean(np.sum(X * b, axis=1)))
+
+
+def _link_subsets(work: Path, n_files: int, log) -> dict:
+    """Hard-link the leading files into one folder per input size; sizes needing more files than were
+    generated (a small --max-files) are left out, and the stages using them are skipped."""
+    src, subsets = work / "data_all", {}
+    for name, nf in SUBSETS:
+        if nf > n_files:
+            log(f"no {name} input: it needs {nf} files, --max-files is {n_files}")
             continue
-        rng = np.random.default_rng(1000 + f)
-        rows = np.arange(f * FILE_ROWS, (f + 1) * FILE_ROWS)
-        X = base[rows % len(base)] + rng.standard_normal((FILE_ROWS, base.shape[1]), dtype=np.float32) * sigma
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
-        if f == 0:
-            b = base[: 1000] / np.linalg.norm(base[:1000], axis=1, keepdims=True)
-            cos = float(np.mean(np.sum(X[:1000] * b, axis=1)))
-        vec = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), base.shape[1])
-        tmp = path.with_suffix(".tmp")
-        pq.write_table(pa.table({"id": rows.astype(np.int64), "vector": vec}), tmp, row_group_size=ROW_GROUP,
-                       compression="none")
-        os.replace(tmp, path)
-        del X, vec
-    secs = time.perf_counter() - t0
-    subsets = {}
-    for name, nf in (("n1e5", 1), ("n1e6", 10), ("n5gb", N_ACCEPT_FILES)):
         d = work / name
         d.mkdir(exist_ok=True)
         for f in range(nf):
             if not (d / f"part-{f:05d}.parquet").exists():
                 os.link(src / f"part-{f:05d}.parquet", d / f"part-{f:05d}.parquet")
-        subsets[name] = {"rows": nf * FILE_ROWS, "bytes": sum(p.stat().st_size for p in d.glob("*.parquet"))}
-    log(f"generated {n_files} files in {secs:.0f}s")
-    return {"files": n_files, "rows": n_files * FILE_ROWS, "seconds": secs, "sigma": sigma,
-            "mean_cos_to_source_row": cos, "subsets": subsets, "driver_peak_mb": _vm()["hwm_mb"]}
+        subsets[name] = {"files": nf, "rows": nf * FILE_ROWS,
+                         "bytes": sum(p.stat().st_size for p in d.glob("*.parquet"))}
+    return subsets
+
+
+def generate(work: Path, n_files: int, sigma: float, base: np.ndarray, base_path: str, log) -> dict:
+    """Write ``n_files`` parquet files file by file (resumable: existing files are kept) and link
+    the subsets; the slow part of the benchmark (~90 s per 10^6 rows on the loaded machine)."""
+    _reset_if_params_changed(work, _data_params(sigma, base_path), log)
+    src = work / "data_all"
+    t0, new = time.perf_counter(), 0
+    for f in range(n_files):
+        path = src / f"part-{f:05d}.parquet"
+        if not path.exists():
+            _write_file(path, f, sigma, base)
+            new += 1
+        if (f + 1) % 10 == 0 or f + 1 == n_files:
+            log(f"  data: {f + 1}/{n_files} files ({new} written this run, {time.perf_counter() - t0:.0f}s)")
+    secs = time.perf_counter() - t0
+    log(f"data: wrote {new} files in {secs:.0f}s; {n_files - new} existed from an earlier run")
+    return {"files": n_files, "new_files": new, "rows": n_files * FILE_ROWS, "file_rows": FILE_ROWS,
+            "row_group": ROW_GROUP, "seconds": secs, "sigma": sigma,
+            "mean_cos_to_source_row": _mean_cos(src / "part-00000.parquet", base),
+            "subsets": _link_subsets(work, n_files, log), "driver_peak_mb": _vm()["hwm_mb"]}
 
 
 def acceptance(work: Path, pca_dir: str, log) -> dict:
@@ -321,7 +399,7 @@ def acceptance(work: Path, pca_dir: str, log) -> dict:
     tmp_left = [x.name for x in out_dir.glob("*.tmp-*")]
     log(f"acceptance: killed after {len(man['chunks'])} chunks ({killed_s:.0f}s), tmp files {tmp_left}")
     res = run_job("encode_local", args, log)
-    return {"input_rows": N_ACCEPT_FILES * FILE_ROWS,
+    return {"input_rows": N_ACCEPT_FILES * FILE_ROWS, "files": N_ACCEPT_FILES, "chunk_rows": ROW_GROUP,
             "input_bytes": sum(x.stat().st_size for x in (work / "n5gb").glob("*.parquet")),
             "killed_run": {"chunks_done_at_kill": len(man["chunks"]), "complete_flag": man["complete"],
                            "seconds": killed_s, "peak_mb_sampled": hwm, "tmp_files_left": len(tmp_left)},
@@ -342,6 +420,9 @@ def main(argv=None) -> int:
     ap.add_argument("--render-only", action="store_true")
     ap.add_argument("--file-rows", type=int, default=FILE_ROWS, help="(smoke tests) rows per generated file")
     ap.add_argument("--fit-rows", type=int, default=50_000, help="real vectors the models are fitted on")
+    ap.add_argument("--max-files", type=int, default=N_FILES,
+                    help=f"parquet files to generate (default {N_FILES}: 10^7 rows at 100,000 rows/file); "
+                         "stages whose input needs more files are skipped")
     args = ap.parse_args(argv)
     _set_file_rows(args.file_rows)
     if args.job:
@@ -357,16 +438,65 @@ def main(argv=None) -> int:
     return run_all(args, out)
 
 
+class _LoadSampler:
+    """Samples the 1-minute load average in the background: the machine is shared, and throughputs
+    only mean something next to the load they were measured under."""
+
+    def __init__(self, interval_s: float = LOAD_SAMPLE_S):
+        self.start = [round(x, 2) for x in os.getloadavg()]
+        self.samples = [self.start[0]]
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.samples.append(round(os.getloadavg()[0], 2))
+
+    def summary(self, final: bool = False) -> dict:
+        """Start / latest (1, 5, 15 min) and the 1-min range so far; ``final`` stops sampling."""
+        if final:
+            self._stop.set()
+        end = [round(x, 2) for x in os.getloadavg()]
+        vals = self.samples + [end[0]]
+        return {"start": self.start, "end": end, "min_1min": min(vals), "max_1min": max(vals),
+                "mean_1min": round(float(np.mean(vals)), 2), "samples": len(vals),
+                "interval_s": self.interval_s, "complete": final}
+
+
+def _deadline_ts(deadline: str | None) -> float:
+    """``HH:MM`` (UTC, today) as a timestamp; no deadline -> far future."""
+    if not deadline:
+        return 1e18
+    h, m = map(int, deadline.split(":"))
+    return _now().replace(hour=h, minute=m, second=0, microsecond=0).timestamp()
+
+
+def fit_models(base: np.ndarray, fit_rows: int, work: Path, log) -> dict:
+    """Fit and save the PCA int8 and PQ models once; every job loads them from disk."""
+    import emblab
+
+    models = {}
+    for key, spec in (("pca", PCA_SPEC), ("pq", PQ_SPEC)):
+        t = time.perf_counter()
+        m = emblab.build(spec).fit(base[:fit_rows])
+        d = work / "models" / key
+        shutil.rmtree(d, ignore_errors=True)
+        m.save(d)
+        models[key] = {"spec": m.to_spec(), "dir": str(d), "fit_s": time.perf_counter() - t,
+                       "bytes_per_vector": float(m.bytes_per_vector), "fit_rows": min(len(base), fit_rows)}
+        log(f"fit {spec} in {models[key]['fit_s']:.1f}s")
+    return models
+
+
 def run_all(args, out: Path) -> int:
     import emblab
     from emblab.evaluation.results import write_results
 
     work = Path(args.work).expanduser()
     work.mkdir(parents=True, exist_ok=True)
-    stop_at = 1e18
-    if args.deadline:
-        h, m = map(int, args.deadline.split(":"))
-        stop_at = _now().replace(hour=h, minute=m, second=0, microsecond=0).timestamp()
+    stop_at = _deadline_ts(args.deadline)
+    load = _LoadSampler()
 
     def log(msg):
         print(f"[{_now():%H:%M:%S}] {msg}", flush=True)
@@ -375,7 +505,8 @@ def run_all(args, out: Path) -> int:
     extra: dict = {"skipped": []}
     command = "EMBLAB_DATA=/work/shared/data OMP_NUM_THREADS=1 " + " ".join([sys.executable] + sys.argv)
 
-    def save():
+    def save(final=False):
+        extra["load_average"] = load.summary(final)
         write_results(out / "scale.json", "scale", records, command=command,
                       dataset={"name": "imdb_unsup repeated with noise", "sigma": args.sigma,
                                "queries": "imdb_labeled[:100]"}, **extra)
@@ -387,108 +518,103 @@ def run_all(args, out: Path) -> int:
             return True
         return False
 
+    def no_input(what, sub):
+        if sub in extra["generation"]["subsets"]:
+            return False
+        extra["skipped"].append(f"{what} (no {sub} input with --max-files {args.max_files})")
+        log(f"skip {what} (no {sub} input)")
+        return True
+
+    log(f"load average at start: {load.start}")
     base_path = str(Path(os.environ.get("EMBLAB_DATA", "/work/shared/data")) / "embeddings_minilm/imdb_unsup.f16.npy")
     base = np.load(base_path).astype(np.float32)
-    models = {}
-    for key, spec in (("pca", PCA_SPEC), ("pq", PQ_SPEC)):
-        t = time.perf_counter()
-        m = emblab.build(spec).fit(base[: args.fit_rows])
-        d = work / "models" / key
-        shutil.rmtree(d, ignore_errors=True)
-        m.save(d)
-        models[key] = {"spec": m.to_spec(), "dir": str(d), "fit_s": time.perf_counter() - t,
-                       "bytes_per_vector": float(m.bytes_per_vector), "fit_rows": min(len(base), args.fit_rows)}
-        log(f"fit {spec} in {models[key]['fit_s']:.1f}s")
-    extra["models"] = models
-    extra["generation"] = generate(work, N_ACCEPT_FILES, args.sigma, base, log)
+    models = extra["models"] = fit_models(base, args.fit_rows, work, log)
+    extra["generation"] = generate(work, args.max_files, args.sigma, base, base_path, log)
+    extra["generation"]["kept"] = bool(args.keep)  # the report says whether the data was deleted
+    subsets = extra["generation"]["subsets"]
     del base
     save()
+    # (key, subset) encoded by the local engine in *this* run: searches read only these codes, never
+    # leftovers of an earlier --keep run that was fitted with other models
+    encoded: set[tuple[str, str]] = set()
 
-    # ---- encode throughput: local vs Ray
-    plan = [("pca", "n1e5"), ("pca", "n1e6"), ("pq", "n1e5")]
-    for key, sub in plan:
-        n = extra["generation"]["subsets"][sub]["rows"]
-        for engine in ("local", "ray"):
-            if late(f"encode {key} {sub} {engine}"):
-                continue
-            od = work / f"enc_{key}_{sub}_{engine}"
+    def encode(key, sub, engine):
+        what = f"encode {key} {sub} {engine}"
+        if late(what) or no_input(what, sub):
+            return
+        n = subsets[sub]["rows"]
+        if engine == "local":
+            od = work / f"enc_{key}_{sub}_local"
             shutil.rmtree(od, ignore_errors=True)
-            if engine == "local":
-                r = run_job("encode_local", {"model_dir": models[key]["dir"], "input": str(work / sub),
-                                             "out_dir": str(od), "hash": -1}, log)
-            else:
-                r = run_job("encode_ray", {"model_dir": models[key]["dir"], "input": str(work / sub), "workers": 2}, log)
-            rec = {"stage": "encode", "method": models[key]["spec"], "n": n, "engine": engine, **r}
-            if "seconds" in r:
-                rec["vectors_per_s"] = n / r["seconds"]
-            records.append(rec)
-            save()
-
-    # ---- acceptance: 5 GB parquet, killed and resumed
-    if not late("acceptance 5 GB"):
-        acc = acceptance(work, models["pca"]["dir"], log)
-        local_1e6 = [r for r in records if r.get("stage") == "encode" and r["method"] == models["pca"]["spec"]
-                     and r["n"] == 10 * FILE_ROWS and r["engine"] == "local"]
-        if local_1e6 and "sha" in acc["resumed_run"] and "sha" in local_1e6[0]:
-            acc["first_1e6_codes_equal_uninterrupted_1e6_run"] = acc["resumed_run"]["sha"] == local_1e6[0]["sha"]
-        rr = acc["resumed_run"]
-        acc["completed"] = rr.get("rows") == acc["input_rows"]
-        acc["resume_skipped_chunks"] = rr.get("chunks", 0) - rr.get("new_chunks", 0)
-        acc["peak_under_4gb"] = acc["peak_mb"] < 4096
-        extra["acceptance"] = acc
+            r = run_job("encode_local", {"model_dir": models[key]["dir"], "input": str(work / sub),
+                                         "out_dir": str(od), "hash": -1}, log)
+            if "error" not in r:
+                encoded.add((key, sub))
+        else:  # codes come back to the driver (1.28 GB at 10^7 x 128 B) and are hashed there
+            r = run_job("encode_ray", {"model_dir": models[key]["dir"], "input": str(work / sub), "workers": 2}, log)
+        rec = {"stage": "encode", "method": models[key]["spec"], "n": n, "engine": engine, **r}
+        if "seconds" in r:
+            rec["vectors_per_s"] = n / r["seconds"]
+        records.append(rec)
         save()
 
-    # ---- search throughput
+    def codes_for(key, n):
+        """Search catalogue source: the largest local encoding of this run with <= n rows (the
+        search job tiles it up to n when it is smaller)."""
+        for s in ("n1e7", "n1e6", "n1e5"):
+            if (key, s) in encoded and subsets[s]["rows"] <= n:
+                return {"model_dir": models[key]["dir"], "codes_dir": str(work / f"enc_{key}_{s}_local"),
+                        "codes_n": subsets[s]["rows"]}
+        return None
+
+    # ---- encode throughput at 10^5 / 10^6: local vs Ray
+    for key, sub in (("pca", "n1e5"), ("pca", "n1e6"), ("pq", "n1e5")):
+        for engine in ("local", "ray"):
+            encode(key, sub, engine)
+
+    # ---- acceptance: 5 GB parquet, killed and resumed
+    if not late("acceptance 5 GB") and not no_input("acceptance 5 GB", "n5gb"):
+        extra["acceptance"] = check_acceptance(acceptance(work, models["pca"]["dir"], log), records,
+                                               models["pca"]["spec"])
+        save()
+
+    # ---- search throughput (int8 at 10^7 comes after the 10^7 encode below)
     for n, sub in ((FILE_ROWS, "n1e5"), (10 * FILE_ROWS, "n1e6"), (100 * FILE_ROWS, None)):
         if late(f"search {n}"):
             continue
-        spec = {}
+        a = {"n": n, "flat": sub is not None and sub in subsets, "stop_at": stop_at}
+        a["flat_input"] = str(work / sub) if a["flat"] else None
         for key in ("pq", "pca"):
-            cands = [s for s in ("n1e6", "n1e5") if (work / f"enc_{key}_{s}_local" / "manifest.json").exists()
-                     and extra["generation"]["subsets"][s]["rows"] <= n]
-            if cands:
-                s = cands[0]
-                spec[key] = {"model_dir": models[key]["dir"], "codes_dir": str(work / f"enc_{key}_{s}_local"),
-                             "codes_n": extra["generation"]["subsets"][s]["rows"]}
-        a = {"n": n, **spec, "flat": sub is not None, "flat_input": str(work / sub) if sub else None,
-             "stop_at": stop_at}
+            if codes_for(key, n):
+                a[key] = codes_for(key, n)
         if n == 100 * FILE_ROWS:
-            # emblab int8 search decodes every item (cost ~ n, not nq): ~5 min at 10^7 here, so it
-            # runs last, only if the deadline allows (stage "search int8 10^7")
-            spec.pop("pca", None)
+            # PQ is not encoded at 10^7 (too slow here: ~100 s per 10^6 rows per process under
+            # load, ~17 min more), so its 10^7 catalogue is always tiled; int8 runs later on real codes
             a.pop("pca", None)
         r = run_job("search", a, log)
         records.append({"stage": "search", **r})
         save()
 
-    # ---- Qdrant round trip
+    # ---- Qdrant round trip (before the long 10^7 stages, so a deadline does not cost it)
     if Path(emblab.__file__).parent.joinpath("compressors/sae.py").exists() and not late("qdrant"):
         r = run_job("qdrant", {"base": base_path, "input": str(work / "n1e5"), "n": 10_000, "fit_rows": 20_000,
                                "spec": "sae:h=1024,k=32,epochs=3,batch_size=512,progress=false"}, log)
         extra["qdrant"] = r
         save()
 
+    # ---- 10^7: local PCA int8 encode, int8 search on its codes, then the same encode on Ray.
+    # The search runs before the Ray encode: it needs only the local codes, and Ray is the
+    # longest and least predictable job.
+    encode("pca", "n1e7", "local")
+    search_int8_1e7(codes_for("pca", 100 * FILE_ROWS), stop_at, late, records, log)
+    save()
+    encode("pca", "n1e7", "ray")
+
     # ---- optional: PQ at 10^6 (slow here)
     for engine in ("local", "ray"):
-        if late(f"encode pq n1e6 {engine}"):
-            continue
-        od = work / f"enc_pq_n1e6_{engine}_opt"
-        if engine == "local":
-            r = run_job("encode_local", {"model_dir": models["pq"]["dir"], "input": str(work / "n1e6"),
-                                         "out_dir": str(od), "hash": -1}, log)
-        else:
-            r = run_job("encode_ray", {"model_dir": models["pq"]["dir"], "input": str(work / "n1e6"), "workers": 2}, log)
-        rec = {"stage": "encode", "method": models["pq"]["spec"], "n": 10 * FILE_ROWS, "engine": engine, **r}
-        if "seconds" in r:
-            rec["vectors_per_s"] = 10 * FILE_ROWS / r["seconds"]
-        records.append(rec)
-        save()
-    if not late("search int8 10^7") and (work / "enc_pca_n1e6_local" / "manifest.json").exists():
-        r = run_job("search", {"n": 100 * FILE_ROWS, "flat": False, "int8_nq": 20, "stop_at": stop_at,
-                               "pca": {"model_dir": models["pca"]["dir"], "codes_dir": str(work / "enc_pca_n1e6_local"),
-                                       "codes_n": 10 * FILE_ROWS}}, log)
-        records.append({"stage": "search", **r})
-    save()
+        encode("pq", "n1e6", engine)
+    save(final=True)
+    log(f"load average at end: {extra['load_average']['end']}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
         log(f"deleted {work}")
@@ -501,6 +627,33 @@ def run_all(args, out: Path) -> int:
         log(f"md not written: {exc}")
     log("done")
     return 0
+
+
+def check_acceptance(acc: dict, records: list[dict], pca_spec: str) -> dict:
+    """Acceptance verdicts: completed, resume skipped the done chunks, peak < 4 GB, and the first
+    10^6 codes equal those of the uninterrupted 10^6 run."""
+    local_1e6 = [r for r in records if r.get("stage") == "encode" and r["method"] == pca_spec
+                 and r["n"] == 10 * FILE_ROWS and r["engine"] == "local"]
+    if local_1e6 and "sha" in acc["resumed_run"] and "sha" in local_1e6[0]:
+        acc["first_1e6_codes_equal_uninterrupted_1e6_run"] = acc["resumed_run"]["sha"] == local_1e6[0]["sha"]
+    rr = acc["resumed_run"]
+    acc["completed"] = rr.get("rows") == acc["input_rows"]
+    acc["resume_skipped_chunks"] = rr.get("chunks", 0) - rr.get("new_chunks", 0)
+    acc["peak_under_4gb"] = acc["peak_mb"] < 4096
+    return acc
+
+
+def search_int8_1e7(spec: dict | None, stop_at: float, late, records: list[dict], log) -> None:
+    """emblab int8 search at 10^7 on ``spec``'s codes: the real 10^7 encoding when the local 10^7
+    encode finished, else the 10^6 codes tiled x10 (the job records which)."""
+    if late("search int8 10^7"):
+        return
+    if spec is None:
+        log("skip search int8 10^7 (no local PCA encoding in this run)")
+        return
+    r = run_job("search", {"n": 100 * FILE_ROWS, "flat": False, "int8_nq": INT8_NQ_1E7, "stop_at": stop_at,
+                           "pca": spec}, log)
+    records.append({"stage": "search", **r})
 
 
 if __name__ == "__main__":

@@ -28,12 +28,12 @@ def model(data, tmp_path_factory):
     return m, d
 
 
-def _write_parquet(path, X, row_group_size=300):
+def _write_parquet(path, X, row_group_size=300, first_id=1000):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     vec = pa.FixedSizeListArray.from_arrays(pa.array(X.reshape(-1)), X.shape[1])
-    table = pa.table({"id": np.arange(len(X), dtype=np.int64) + 1000, "vector": vec})
+    table = pa.table({"id": np.arange(len(X), dtype=np.int64) + first_id, "vector": vec})
     pq.write_table(table, path, row_group_size=row_group_size)
 
 
@@ -108,12 +108,15 @@ def test_ray_engine_matches_single_process(tmp_path, data, model):
     from emblab.scale.ray_engine import encode_with_ray
 
     m, d = model
-    _write_parquet(tmp_path / "x.parquet", data, row_group_size=500)
+    # a folder of several files: Ray lists them itself (this once failed without aiohttp installed)
+    (tmp_path / "ds").mkdir()
+    for i, s in enumerate(range(0, len(data), 500)):
+        _write_parquet(tmp_path / "ds" / f"part-{i:03d}.parquet", data[s:s + 500], row_group_size=500, first_id=1000 + s)
     import ray
 
     try:
         ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-        codes, ids = encode_with_ray(d, tmp_path / "x.parquet", num_workers=2, batch_size=256)
+        codes, ids = encode_with_ray(d, tmp_path / "ds", num_workers=2, batch_size=256)
     finally:
         ray.shutdown()
     np.testing.assert_array_equal(ids, np.arange(len(data)) + 1000)

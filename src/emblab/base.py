@@ -92,6 +92,11 @@ class BaseCompressor:
                     f"{key!r} is not a parameter of {type(self).__name__}; valid: {', '.join(valid)}."
                 )
             setattr(self, key, value)
+        # the fingerprint hashes the parameters: a fitted model whose inference-time parameters change
+        # (e.g. the SAE's k or encoder) must not stamp its codes with the old one
+        self._fingerprint_cache = None
+        if getattr(self, "n_features_in_", None) is not None:  # fitted: fit() will not validate again
+            self._validate_params()
         return self
 
     def _validate_params(self) -> None:

@@ -1,6 +1,6 @@
 """CompresSAE: sparse top-k autoencoder codes (specs/sae.md; Kasalický et al., RecSys 2025).
 
-Spec: ``sae:h=4096,k=32[,activation=topk|relu_topk][,center=false][,k_schedule=anneal|none]
+Spec: ``sae:h=4096,k=32[,activation=topk|relu_topk][,encoder=topk|omp][,center=false][,k_schedule=anneal|none]
 [,init=kaiming|tied][,auxk=false][,epochs=10,lr=0.001,batch_size=1024,...]``.
 
 Model (inputs are L2-normalised by the model itself; with ``center=True`` also centred by the
@@ -63,6 +63,12 @@ class SparseAutoencoder(BaseCompressor):
         Non-zeros per item (<= h).
     activation : {"topk", "relu_topk"}
         Signed top-k by magnitude, or ReLU of the top-k by value (non-negative codes).
+    encoder : {"topk", "omp"}
+        How items are coded once the model is trained (training always uses the top-k encoder).
+        ``topk``: the learned encoder, one matrix product (the paper's). ``omp``: Orthogonal
+        Matching Pursuit over the learned decoder rows (:func:`~emblab.compressors.sparse_coding.batch_omp`):
+        same layout and bytes, better reconstructions, about k times the encoding cost.
+        Signed codes only (``activation="topk"``).
     center : bool
         Subtract the training mean μ of the normalised inputs (changes the similarity the codes
         model to cos(q - μ, x - μ); the asymmetric mode maps back to the original cosine).
@@ -114,6 +120,7 @@ class SparseAutoencoder(BaseCompressor):
         "h": [Interval(int, 1, 65536)],
         "k": [Interval(int, 1, None)],
         "activation": [Options("topk", "relu_topk")],
+        "encoder": [Options("topk", "omp")],
         "center": [bool],
         "k_schedule": [Options("anneal"), None],  # write k_schedule=none in a spec: it parses as None
         "init": [Options("kaiming", "tied")],
@@ -133,7 +140,8 @@ class SparseAutoencoder(BaseCompressor):
         "progress": [bool],
     }
 
-    def __init__(self, h: int = 4096, k: int = 32, activation: str = "topk", center: bool = False,
+    def __init__(self, h: int = 4096, k: int = 32, activation: str = "topk", encoder: str = "topk",
+                 center: bool = False,
                  k_schedule: str = "anneal", init: str = "kaiming", auxk: bool = False, aux_k: int = 256,
                  dead_window: int = 1_000_000, k_query: int | None = None, store_norm: bool = False,
                  sparse_search: str = "inverted", epochs: int = 10, lr: float = 1e-3,
@@ -142,6 +150,7 @@ class SparseAutoencoder(BaseCompressor):
         self.h = h
         self.k = k
         self.activation = activation
+        self.encoder = encoder
         self.center = center
         self.k_schedule = k_schedule
         self.init = init
@@ -167,6 +176,9 @@ class SparseAutoencoder(BaseCompressor):
         if self.k > self.h:
             raise InvalidParameterError(f"The 'k' parameter of SparseAutoencoder must be an int in [1, h={self.h}]; "
                                         f"got {self.k}.")
+        if self.encoder == "omp" and self.activation != "topk":
+            raise InvalidParameterError("encoder='omp' gives signed codes; it needs activation='topk' "
+                                        f"(got activation={self.activation!r}).")
         if self.k_query is not None and self.k_query > self.h:
             raise InvalidParameterError(f"The 'k_query' parameter of SparseAutoencoder must be <= h={self.h}; "
                                         f"got {self.k_query}.")
@@ -188,7 +200,7 @@ class SparseAutoencoder(BaseCompressor):
             return None
         from ..io import fingerprint_array
 
-        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "progress", "device")}
+        params = {k: v for k, v in self.get_params().items() if k not in ("checkpoint_dir", "progress", "device", "encoder")}
         key = json.dumps({"params": params, "data": fingerprint_array(X)}, sort_keys=True, default=str)
         return str(Path(self.checkpoint_dir) / f"sae-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
 
@@ -234,7 +246,8 @@ class SparseAutoencoder(BaseCompressor):
         self.mu_ = module.mu.detach().numpy().astype(np.float32).copy()
         self.history_ = {**hist.to_dict(), "val_recon_cos": [1.0 - v for v in hist.val_loss],
                          "k_per_epoch": [self.k_at_epoch(e) for e in range(len(hist.train_loss))]}
-        idx, val, _ = self._encode_arrays(X[: min(n, 200_000)])
+        # the trained encoder's usage (a training statistic; an OMP pass here would cost k times more)
+        idx, val, _ = self._encode_arrays(X[: min(n, 200_000)], encoder="topk")
         from ..retrieval.sparse_search import latent_usage
 
         self.train_usage_ = latent_usage(idx, val, self.h)
@@ -244,18 +257,25 @@ class SparseAutoencoder(BaseCompressor):
         x = l2_normalize(X)
         return l2_normalize(x - self.mu_) if self.center else x
 
-    def _encode_arrays(self, X: np.ndarray, k: int | None = None):
+    def _encode_arrays(self, X: np.ndarray, k: int | None = None, encoder: str | None = None):
         """(indices uint16 (n, k) ascending, values float16 (n, k), pre-rounding float32 values)."""
         k = self.k if k is None else k
+        encoder = encoder or self.encoder
         n = X.shape[0]
         out_i = np.empty((n, k), np.uint16 if self.h <= 65536 else np.int32)
         out_v = np.empty((n, k), np.float16)
         out_f = np.empty((n, k), np.float32)
         for s in range(0, n, _CHUNK):
-            pre = self._prepare(X[s:s + _CHUNK]) @ self.W_enc_ + self.b_enc_
-            key = np.abs(pre) if self.activation == "topk" else pre
-            _, I = topk_stable(key, k)  # ties by lower latent index
-            V = np.take_along_axis(pre, I, axis=1)
+            xt = self._prepare(X[s:s + _CHUNK])
+            if encoder == "omp":
+                from .sparse_coding import batch_omp
+
+                I, V = batch_omp(xt, self.W_dec_, k)
+            else:
+                pre = xt @ self.W_enc_ + self.b_enc_
+                key = np.abs(pre) if self.activation == "topk" else pre
+                _, I = topk_stable(key, k)  # ties by lower latent index
+                V = np.take_along_axis(pre, I, axis=1)
             if self.activation == "relu_topk":
                 V = np.maximum(V, 0)
             valid = V != 0
