@@ -177,3 +177,21 @@ def test_embed_on_ray_equals_local(tmp_path):
     V = np.stack(t.column("vector").to_numpy(zero_copy_only=False))
     np.testing.assert_allclose(V, TextEncoder().encode(texts, show_progress=False), atol=1e-5)
     assert t.column("id").to_pylist() == [0, 1, 2, 3]
+
+
+def test_ray_output_put_back_in_input_order(tmp_path):
+    """Ray may return blocks of a many-file dataset in another order: ids restore the local order."""
+    from emblab.codes import Codes
+    from emblab.scale.ray_engine import _in_input_order
+
+    X = np.arange(60, dtype=np.float32).reshape(30, 2)
+    for i in range(3):
+        _write_parquet(tmp_path / f"part-{i}.parquet", X[10 * i:10 * i + 10], first_id=100 + 10 * i)
+    perm = np.random.default_rng(0).permutation(30)
+    shuffled = Codes({"codes": X[perm]}, "float")
+    codes, ids = _in_input_order(shuffled, 100 + perm, tmp_path, "id")
+    np.testing.assert_array_equal(ids, np.arange(100, 130))
+    np.testing.assert_array_equal(codes.data, X)
+    dup = np.full(30, 7)  # duplicate ids: left in Ray's order
+    _, ids2 = _in_input_order(shuffled, dup, tmp_path, "id")
+    assert (ids2 == 7).all()

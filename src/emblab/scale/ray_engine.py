@@ -132,7 +132,34 @@ def encode_with_ray(model_dir: str | os.PathLike, input_path: str | os.PathLike,
     if out_dir is not None:
         out.write_parquet(str(out_dir))
         return None
-    return _collect(out, model, id_column)
+    codes, ids = _collect(out, model, id_column)
+    return _in_input_order(codes, ids, input_path, id_column)
+
+
+def _in_input_order(codes, ids: np.ndarray, input_path, id_column: str):
+    """Rows reordered to the single-process order (sorted files, rows in file order), matched by id.
+
+    ``preserve_order`` keeps Ray's block order, but with many files Ray's read tasks can still hand
+    blocks back in another file order (seen at 10 files / 10^6 rows); ids travel with the rows, so
+    the input's id column alone restores the order. Needs unique ids; otherwise rows stay in Ray's order.
+    """
+    import pyarrow.parquet as pq
+
+    from .sources import parquet_files
+
+    want = np.concatenate([pq.read_table(f, columns=[id_column])[id_column].to_numpy()
+                           for f in parquet_files(Path(input_path))])
+    if len(want) != len(ids) or np.array_equal(want, ids):
+        return codes, ids
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    if np.any(sorted_ids[1:] == sorted_ids[:-1]):
+        return codes, ids  # duplicate ids: no unique matching
+    pos = np.searchsorted(sorted_ids, want)
+    if np.any(pos >= len(ids)) or not np.array_equal(sorted_ids[np.minimum(pos, len(ids) - 1)], want):
+        return codes, ids
+    take = order[pos]
+    return codes[take], want
 
 
 def _collect(ds, model, id_column: str):
