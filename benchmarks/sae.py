@@ -438,7 +438,7 @@ def main(argv=None) -> None:
     p.add_argument("--stages", default="imdb,transfer,scale,grid")
     p.add_argument("--imdb-methods", default=",".join(PEERS_IMDB + SAE_HEADLINE))
     p.add_argument("--transfer-methods", default=",".join(PEERS_TRANSFER + SAE_TRANSFER))
-    p.add_argument("--scale-sae", default="sae:h=4096,k=32,center=true,auxk=true")
+    p.add_argument("--scale-sae", default=f"sae:h=4096,k=32,{_TUNED}")
     p.add_argument("--transfer-fit", choices=["own", "imdb_unsup", "union"], default="own")
     p.add_argument("--latency-queries", type=int, default=20)
     p.add_argument("--scale-n", default="100000,1000000")
