@@ -105,6 +105,12 @@ def _trained_spec(spec: str) -> str:
     return ",".join(p for p in spec.split(",") if not p.startswith("encoder="))
 
 
+def _encoder_of(spec: str) -> str:
+    from emblab.registry import parse_stage
+
+    return parse_stage(spec)[1].get("encoder", "topk")
+
+
 def _fit(spec: str, X: np.ndarray, cache: bool = False):
     """Fit ``spec`` on X -> (model, wall s, cpu s). A spec that differs from another only by
     ``encoder=omp`` reuses that model's training (from the run's model cache when ``cache``, else a
@@ -120,7 +126,7 @@ def _fit(spec: str, X: np.ndarray, cache: bool = False):
             m, wall, cpu = _fit(base, X)
             if cache:
                 m.save(_model_dir(base))
-        m = copy.deepcopy(m).set_params(encoder=dict(p.split("=") for p in spec.split(",")[1:])["encoder"])
+        m = copy.deepcopy(m).set_params(encoder=_encoder_of(spec))
         return m, wall, cpu
     m = emblab.build(spec)
     if spec.startswith("sae"):
@@ -219,7 +225,7 @@ def stage_transfer(args) -> None:
             if key[0] != spec:
                 import copy
 
-                m = copy.deepcopy(m).set_params(encoder="omp")
+                m = copy.deepcopy(m).set_params(encoder=_encoder_of(spec))
             return m, wall, cpu
         if U is None:
             from emblab.data.embeddings import load_embeddings
