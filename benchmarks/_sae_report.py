@@ -122,7 +122,7 @@ def summary(imdb: dict | None, transfer: dict | None, scale: dict | None, grid: 
     p_sci = [r for r in (peers or {}).get("records", []) if r["task"] == "beir_scifact"]
     if imdb:
         recs = imdb["records"]
-        sae = [r for r in recs if is_sae(r)]
+        sae = [r for r in recs if is_sae(r)] + (grid or {}).get("records", [])  # same task and protocol
         peer = [r for r in recs if not is_sae(r) and r["method"] != "float32"] + p_imdb
         out += ["## IMDB Recall@10 (best SAE mode vs best peer at or under the same bytes)", "",
                 "| B/vector | best SAE | best peer | SAE − peer | met |", "|---|---|---|---|---|"]
@@ -168,8 +168,12 @@ def summary(imdb: dict | None, transfer: dict | None, scale: dict | None, grid: 
         out += ["", "## h x k grid (IMDB Recall@10 asym; `sae_grid.md`)", "",
                 "| h | encoder | " + " | ".join(f"k={k}" for k in (4, 8, 16, 24, 32, 48, 64)) + " |",
                 "|---|---|" + "---|" * 7]
+        # the main grid's training specs end with the run's --grid-extra (recorded in the split note);
+        # the recipe ablations share h=4096 / k_train=16 but not that suffix
+        extra = str((grid.get("dataset") or {}).get("split", "")).split("epoch(s), ", 1)[-1]
+        main = [r for r in grid["records"] if str(r.get("train_spec", r["key"].split("@")[0])).endswith(extra)]
         cells: dict = {}
-        for r in grid["records"]:
+        for r in main:
             cells[(r["h"], r.get("encoder", "topk"), r["k"])] = r["scores"]["recall@10_asym"]
         for h in sorted({k[0] for k in cells}):
             for enc in ("topk", "omp"):
