@@ -11,8 +11,6 @@ sentence-transformers wrapper and as the shared embeddings were computed.
 
 from __future__ import annotations
 
-import gzip
-import json
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -163,20 +161,10 @@ def _find(root: Path, filename: str) -> Path:
 
 
 def _read_jsonl(path: Path) -> list[tuple[dict, str]]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
+    from .text_files import _rows  # the shared JSONL reader (gzip, line numbers, one-line errors)
+
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{lineno}: invalid JSON ({exc.msg}); the file is corrupt.") from exc
-                if not isinstance(row, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object per line.")
-                rows.append((row, f"{path}:{lineno}"))
+        rows = [(row, f"{path}:{lineno}") for lineno, row in _rows(path, "jsonl")]
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: unreadable ({exc}); re-copy or re-download it.") from exc
     if not rows:
