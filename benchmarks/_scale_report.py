@@ -224,20 +224,6 @@ def _finding_order(ray: list[dict]) -> list[str]:
             "unit-tested, and the Ray test in CI reads a 4-file dataset).", ""]
 
 
-def _finding_listing(ray: list[dict]) -> list[str]:
-    """Ray runs that needed the benchmark's listing workaround (scale.py ``_ray_listing_workaround``)."""
-    used = sorted({r["ray_env_workaround"] for r in ray if r.get("ray_env_workaround")})
-    if not used:
-        return []
-    return ["- **Ray Data fails on multi-file inputs without aiohttp.** `ray.data.read_parquet(list of files)` "
-            "resolves the paths in 8 threads, each importing `fsspec.implementations.http` (which needs "
-            "aiohttp, not installed with `ray[data]`); the concurrent failing imports race into an "
-            "`ImportError: cannot import name 'HTTPFileSystem'` that Ray does not catch, so `encode_with_ray` "
-            "fails on any input of more than one file (one file works). The Ray runs above used "
-            f"`{'`, `'.join(used)}` (file listing in one thread; no effect on encoding). Fix in emblab: set it "
-            "before `ray.data` is imported, or depend on aiohttp."]
-
-
 def _finding_codes(ray: list[dict], local: dict) -> list[str]:
     comparable = [r for r in ray if r.get("ids_in_order", True) and (r["method"], r["n"]) in local and r.get("sha")]
     differ = [r for r in comparable if local[(r["method"], r["n"])] != r["sha"]]
@@ -288,7 +274,7 @@ def _findings(doc: dict) -> list[str]:
     enc = _ok(doc["records"], "encode")
     ray = [r for r in enc if r["engine"] == "ray"]
     local = [r for r in enc if r["engine"] == "local"]
-    body = (_finding_listing(ray) + _finding_order(ray) + _finding_codes(ray, _local_shas(enc)) + _finding_memory(doc, local)
+    body = (_finding_order(ray) + _finding_codes(ray, _local_shas(enc)) + _finding_memory(doc, local)
             + _finding_patched(doc))
     return ["", "## Findings", ""] + body if body else []
 

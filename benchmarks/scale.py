@@ -126,23 +126,7 @@ def job_encode_local(a: dict) -> dict:
     return res
 
 
-def _ray_listing_workaround() -> str | None:
-    """Ray Data lists input paths in 8 threads, each importing fsspec's HTTP filesystem to test the
-    path type. Without aiohttp that import fails, and concurrent failing imports race into an
-    ImportError ("cannot import name 'HTTPFileSystem'") that Ray does not catch, so multi-file inputs
-    fail (a single file works). Listing in one thread avoids the race. Returns the setting applied
-    (stored with the record and reported), or None when aiohttp is installed."""
-    import importlib.util
-
-    if importlib.util.find_spec("aiohttp") is not None:
-        return None
-    # read when ray.data is first imported, so it must be set before that
-    os.environ.setdefault("RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS", "1")
-    return "RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS=" + os.environ["RAY_DATA_LIST_FILES_THREADED_NUM_WORKERS"]
-
-
 def job_encode_ray(a: dict) -> dict:
-    workaround = _ray_listing_workaround()
     from emblab.scale.ray_engine import encode_with_ray, init_ray
 
     peak = {"tree_mb": 0.0}
@@ -164,8 +148,6 @@ def job_encode_ray(a: dict) -> dict:
     th.join()
     res = {"rows": len(codes), "seconds": t2 - t1, "init_seconds": t1 - t0, "peak_tree_mb": peak["tree_mb"],
            "peak_mb": _vm()["hwm_mb"], "sha": _sha(codes), "ids_in_order": bool(np.all(np.diff(ids) == 1))}
-    if workaround:
-        res["ray_env_workaround"] = workaround
     ray.shutdown()
     return res
 
