@@ -1,6 +1,7 @@
 """Serve sparse codes from Qdrant: export ``sae`` codes as Qdrant sparse vectors and query them.
 
-Qdrant accepts negative sparse values, so signed top-k codes go in as they are. Values are divided
+Qdrant accepts negative sparse values, so signed top-k codes go in as they are. Bit-packed codes
+(``sae:pack=true``) are unpacked by their model chunk by chunk on export. Values are divided
 by the code's L2 norm on export (and the query's on search), so Qdrant's dot product equals emblab's
 ``sparse`` mode score (cosine of codes). Engines that reject negative sparse values (Milvus
 SPARSE_FLOAT_VECTOR, Elasticsearch sparse_vector, OpenSearch rank_features) need the ReLU variant
@@ -23,17 +24,27 @@ from ..codes import Codes
 VECTOR_NAME = "sae"
 
 
-def _rows(codes: Codes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(indices, values) of each row with padding slots (value 0) removed, L2-normalised."""
+def _rows(codes: Codes, model: Any = None, chunk: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(indices, values) of each row with padding slots (value 0) removed, L2-normalised.
+
+    Bit-packed codes are unpacked by ``model`` (the SAE that made them) one chunk at a time.
+    """
     if codes.layout != "sparse":
         raise DataError(f"Qdrant export needs sparse codes; got {codes.layout!r} codes.")
-    I = codes.arrays["indices"].astype(np.int64)
-    V = codes.arrays["values"].astype(np.float32)
-    for idx, val in zip(I, V):
-        keep = val != 0
-        idx, val = idx[keep], val[keep]
-        norm = float(np.linalg.norm(val))
-        yield idx, (val / norm if norm > 0 else val)
+    if "packed" in codes.arrays and model is None:
+        raise DataError("these sparse codes are bit-packed: pass the model that made them (model=...) "
+                        "so their values can be unpacked.")
+    for _, part in codes.iter_chunks(chunk):
+        if model is not None:
+            model.check_codes(part)
+            I, V = model.unpack(part)
+        else:
+            I, V = part.arrays["indices"].astype(np.int64), part.arrays["values"].astype(np.float32)
+        for idx, val in zip(I, V):
+            keep = val != 0
+            idx, val = idx[keep], val[keep].astype(np.float32)
+            norm = float(np.linalg.norm(val))
+            yield idx, (val / norm if norm > 0 else val)
 
 
 def connect(location: str = ":memory:", url: str | None = None) -> Any:
@@ -47,15 +58,19 @@ def connect(location: str = ":memory:", url: str | None = None) -> Any:
 
 
 def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray | None = None,
-                 batch_size: int = 1024) -> None:
-    """(Re)create ``collection`` and upload every code as a sparse vector (point id = row or ``ids``)."""
+                 batch_size: int = 1024, model: Any = None) -> None:
+    """(Re)create ``collection`` and upload every code as a sparse vector (point id = row or ``ids``).
+
+    ``model``: the SAE that made the codes; required for bit-packed codes (it unpacks them chunk by
+    chunk, so the whole catalogue is never unpacked at once).
+    """
     models = require("qdrant_client.models", "Qdrant export")
     if client.collection_exists(collection):
         client.delete_collection(collection)
     client.create_collection(collection, vectors_config={},
                              sparse_vectors_config={VECTOR_NAME: models.SparseVectorParams()})
     points = []
-    for row, (idx, val) in enumerate(_rows(codes)):
+    for row, (idx, val) in enumerate(_rows(codes, model, chunk=batch_size)):
         pid = int(ids[row]) if ids is not None else row
         points.append(models.PointStruct(id=pid, vector={VECTOR_NAME: models.SparseVector(
             indices=idx.tolist(), values=val.tolist())}))
@@ -66,12 +81,14 @@ def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray 
         client.upsert(collection, points=points, wait=True)
 
 
-def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k by sparse dot product for each encoded query; returns (D, I) like emblab.search."""
+def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10, *,
+                 model: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by sparse dot product for each encoded query (``model.encode_query`` codes, or packed
+    codes with their ``model``); returns (D, I) like emblab.search."""
     models = require("qdrant_client.models", "Qdrant export")
     D = np.full((len(query_codes), k), -np.inf, np.float32)
     I = np.full((len(query_codes), k), -1, np.int64)
-    for r, (idx, val) in enumerate(_rows(query_codes)):
+    for r, (idx, val) in enumerate(_rows(query_codes, model)):
         res = client.query_points(collection, query=models.SparseVector(indices=idx.tolist(), values=val.tolist()),
                                   using=VECTOR_NAME, limit=k, with_payload=False).points
         for j, p in enumerate(res):
