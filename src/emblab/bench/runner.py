@@ -23,8 +23,28 @@ from ..io import atomic_write_json, atomic_write_text
 DEFAULT_BUDGETS = (32, 64, 96, 128, 192, 256, 384)
 
 
+def rabitq_code_bytes(d: int, bits: int) -> int:
+    """Code size of FAISS ``RaBitQ{bits}`` on d dimensions: sign bits + 8 B of factors (1 bit), or
+    sign bits + extra bits + 20 B of factors (``IndexRaBitQ.sa_code_size`` in faiss-cpu 1.15)."""
+    signs = -(-d // 8)
+    return signs + 8 if bits == 1 else signs + -(-d * (bits - 1) // 8) + 20
+
+
+def _rabitq_for_budget(d: int, b: int) -> str | None:
+    """The RaBitQ spec of exactly ``b`` bytes with the most dimensions kept: the fewest bits per
+    dimension, after a PCA + random rotation (``PCAR``) to d' < d dimensions when needed."""
+    for bits in (1, 2, 3, 4):
+        if rabitq_code_bytes(d, bits) == b:
+            return f"faiss:RaBitQ{bits if bits > 1 else ''}"
+        dims = [p for p in range(32, d, 8) if rabitq_code_bytes(p, bits) == b]
+        if dims:
+            return f"faiss:PCAR{max(dims)},RaBitQ{bits if bits > 1 else ''}"
+    return None
+
+
 def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, faiss: bool = True,
-                           pipelines: bool = True, fastscan: bool = True) -> list[tuple[int, str]]:
+                           pipelines: bool = True, fastscan: bool = True, additive: bool = False,
+                           rabitq: bool = False, sae: bool = False) -> list[tuple[int, str]]:
     """Every peer spec whose bytes/vector is exactly a budget, for input width ``d``.
 
     Parameters
@@ -39,6 +59,13 @@ def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, 
         Include ``pca:dim=b,store=f32|int8`` chains.
     fastscan : bool
         Include 4-bit FastScan PQ (``faiss:PQ{2b}x4fs``).
+    additive : bool
+        Include FAISS additive quantisers with 8-bit codebooks: residual (``faiss:RQ{b}x8``) and
+        local-search (``faiss:LSQ{b}x8``). Their encoders are slow (beam / local search).
+    rabitq : bool
+        Include FAISS RaBitQ at exactly b bytes (:func:`_rabitq_for_budget`).
+    sae : bool
+        Include ``sae:budget=b`` (the SAE with its default layout, k chosen for the budget).
 
     Returns
     -------
@@ -86,6 +113,12 @@ def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, 
             specs.append(f"trunc:dim={b // 2}")
         if faiss and fastscan and d % (2 * b) == 0 and 4 * b <= d:
             specs.append(f"faiss:PQ{2 * b}x4fs")
+        if faiss and additive and b <= d:
+            specs += [f"faiss:RQ{b}x8", f"faiss:LSQ{b}x8"]
+        if faiss and rabitq and _rabitq_for_budget(d, b):
+            specs.append(_rabitq_for_budget(d, b))
+        if sae and b >= 2:
+            specs.append(f"sae:budget={b}")
         out += [(b, s) for s in specs]
     return out
 
