@@ -10,6 +10,9 @@ Config (TOML or JSON; every key optional)::
     faiss = true                                # include FAISS codecs among the default peers
     pipelines = false                           # include pca|int8 chains (same as store=int8)
     fastscan = false                            # include 4-bit FastScan PQ
+    additive = false                            # include FAISS RQ/LSQ (slow encoders)
+    rabitq = false                              # include FAISS RaBitQ at exactly each budget
+    sae = false                                 # include sae:budget=b (k chosen for the budget)
 
 Command-line flags override the file; ``--set key=value`` overrides any key (coerced to its type;
 unknown keys are errors). The resolved config is written to ``DIR/config.json``.
@@ -32,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "faiss": True,
     "pipelines": False,
     "fastscan": False,
+    "additive": False,
+    "rabitq": False,
+    "sae": False,
 }
 
 
@@ -108,7 +114,8 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     if methods is None:
         d = tasks[0].load().fit_data().shape[1]
         methods = [s for _, s in peer_specs_for_budgets(d, cfg["budgets"] or [], faiss=cfg["faiss"],
-                                                        pipelines=cfg["pipelines"], fastscan=cfg["fastscan"])]
+                                                        pipelines=cfg["pipelines"], fastscan=cfg["fastscan"],
+                                                        additive=cfg["additive"], rabitq=cfg["rabitq"], sae=cfg["sae"])]
 
     def progress(rec: dict) -> None:
         if quiet:
