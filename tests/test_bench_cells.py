@@ -33,7 +33,7 @@ def test_run_cells_resumes_without_rerunning(tmp_path):
     assert calls == [0, 1, 2, 3, 2]  # only the failed cell runs again
     assert seen == [True, True, False, True]
     assert out2[3]["id"] == cell_id({"i": 3}) and out2[3]["value"] == 30
-    with pytest.raises(DataError, match="another experiment"):
+    with pytest.raises(DataError, match="another task or configuration"):
         CellStore(tmp_path, "exp/2")
 
 

@@ -54,7 +54,7 @@ class CellStore:
         if info.exists():
             old = json.loads(info.read_text())
             if old.get("fingerprint") != fingerprint:
-                raise DataError(f"{self.root} holds results of another experiment or configuration "
+                raise DataError(f"{self.root} holds results of another task or configuration "
                                 f"({old.get('fingerprint')} != {fingerprint}); use a new folder or delete it.")
         else:
             atomic_write_json(info, {"version": STORE_VERSION, "fingerprint": fingerprint, **(meta or {})})
