@@ -217,7 +217,7 @@ def _scale_section(scale: list[dict]) -> list[str]:
                 "| searcher | B/vector | latency (ms) |", "|---|---|---|"]
         for name, ms in r["latency_ms"].items():
             b = r["bytes_per_vector"].get(name, r["bytes_per_vector"]["sae"] if name.startswith("sae") else None)
-            out.append(f"| {name} | {b} | {ms:.1f} |")
+            out.append(f"| {name} | {b:g} | {ms:.2f} |")
         out += ["", f"Memory: codes {r['memory_bytes']['sae_codes'] / 1e6:.1f} MB, posting lists "
                 f"{r['memory_bytes']['sae_postings'] / 1e6:.1f} MB, per-item norms {r['memory_bytes']['sae_norms'] / 1e6:.1f} MB; "
                 f"build: norms {r['build_s']['sae_norms']:.1f} s, posting lists {r['build_s']['sae_postings']:.1f} s.", ""]
