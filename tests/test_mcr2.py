@@ -97,6 +97,31 @@ def test_pairs_memberships_and_dev_selection(clustered):
         emblab.build(f"mcr2:dim=6,memberships=pairs,{FAST}").fit(X)
 
 
+def test_pairs_with_explicit_validation_needs_validation_pairs(clustered):
+    """Rows of X_val have no pair structure: fit_pairs refuses X_val without val_pairs, and with
+    them validates on exactly those pairs (wherever they sit in X_val)."""
+    X, y = clustered
+    rng = np.random.default_rng(2)
+    pairs = np.array([rng.choice(np.flatnonzero(y == c), 2, replace=False) for c in rng.integers(0, 4, 200)])
+    spec = f"mcr2:dim=6,memberships=pairs,{FAST}"
+    Xv = X[400:]
+    with pytest.raises(InvalidParameterError, match="val_pairs"):
+        emblab.build(spec).fit_pairs(X[:400], pairs % 400, X_val=Xv)
+    with pytest.raises(InvalidParameterError, match="val_pairs"):
+        emblab.build(spec).fit_pairs(X[:400], pairs % 400, val_pairs=np.array([[0, 1], [2, 3]]))
+    yv = y[400:]
+    vp = np.array([rng.choice(np.flatnonzero(yv == c), 2, replace=False) for c in rng.integers(0, 4, 60)])
+    a = emblab.build(spec).fit_pairs(X[:400], pairs % 400, X_val=Xv, val_pairs=vp)
+    # the same pairs laid out differently in X_val: identical validation losses
+    perm = rng.permutation(len(Xv))
+    inv = np.argsort(perm)
+    b = emblab.build(spec).fit_pairs(X[:400], pairs % 400, X_val=Xv[perm], val_pairs=inv[vp])
+    assert a.history_["val_loss"] == pytest.approx(b.history_["val_loss"], rel=1e-5)
+    # other pairs over the same rows: other losses
+    c = emblab.build(spec).fit_pairs(X[:400], pairs % 400, X_val=Xv, val_pairs=rng.integers(0, len(Xv), (60, 2)))
+    assert a.history_["val_loss"][0] != pytest.approx(c.history_["val_loss"][0], rel=1e-3)
+
+
 def test_errors(clustered):
     X, _ = clustered
     with pytest.raises(InvalidParameterError, match="'dim'.*n_features=24"):

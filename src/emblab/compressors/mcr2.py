@@ -205,20 +205,38 @@ class MCR2(BaseCompressor):
         self._val_pairs = (a, b, gold)
         return self
 
-    def fit_pairs(self, X: Any, pairs: Any, *, X_val: Any = None):
+    def fit_pairs(self, X: Any, pairs: Any, *, X_val: Any = None, val_pairs: Any = None):
         """Fit with ``memberships="pairs"``: each row of ``pairs`` (n_pairs, 2) indexes two rows of X
-        that form one class (paraphrases / duplicates, training split only)."""
-        P = np.asarray(pairs)
-        n = np.shape(X)[0]
-        if P.ndim != 2 or P.shape[1] != 2 or len(P) < 2 or not np.issubdtype(P.dtype, np.integer):
-            raise DataError(f"pairs must be an int array of shape (n_pairs >= 2, 2); got {P.shape} {P.dtype}.")
-        if P.min() < 0 or P.max() >= n:
-            raise DataError(f"pairs index rows of X; values must lie in [0, {n}).")
-        self._pairs = P.astype(np.int64)
+        that form one class (paraphrases / duplicates, training split only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+        pairs : int array of shape (n_pairs, 2), rows of ``X``
+        X_val : array-like of shape (m, d), optional
+            Validation rows for early stopping; they need ``val_pairs`` (the pair structure cannot
+            be guessed from the rows). Without ``X_val``, ``val_fraction`` of the *pairs* is held out.
+        val_pairs : int array of shape (m_pairs, 2), rows of ``X_val``
+        """
+        if (X_val is None) != (val_pairs is None):
+            raise InvalidParameterError(
+                "fit_pairs needs X_val and val_pairs together: validation rows have no pair structure of their "
+                "own; pass val_pairs (m_pairs, 2) indexing X_val, or neither to hold out val_fraction of the pairs.")
+        self._pairs = self._check_pairs(pairs, np.shape(X)[0], "pairs", "X")
+        self._pairs_val = None if X_val is None else self._check_pairs(val_pairs, np.shape(X_val)[0], "val_pairs", "X_val")
         try:
             return self.fit(X, X_val=X_val)
         finally:
-            self._pairs = None
+            self._pairs = self._pairs_val = None
+
+    @staticmethod
+    def _check_pairs(pairs: Any, n: int, name: str, rows: str) -> np.ndarray:
+        P = np.asarray(pairs)
+        if P.ndim != 2 or P.shape[1] != 2 or len(P) < 2 or not np.issubdtype(P.dtype, np.integer):
+            raise DataError(f"{name} must be an int array of shape (n_pairs >= 2, 2); got {P.shape} {P.dtype}.")
+        if P.min() < 0 or P.max() >= n:
+            raise DataError(f"{name} index rows of {rows}; values must lie in [0, {n}).")
+        return P.astype(np.int64)
 
     def transform(self, X: Any) -> np.ndarray:
         """Unquantised unit-norm head outputs, float32 (n, p)."""
@@ -334,10 +352,8 @@ class MCR2(BaseCompressor):
     def _training_arrays(self, X, X_val, pairs, use_km):
         if pairs is not None:
             arrays = [X[pairs[:, 0]], X[pairs[:, 1]]]
-            val = None
-            if X_val is not None:  # no pair structure in X_val: validate on consecutive rows as pairs
-                m = len(X_val) // 2
-                val = [X_val[:m], X_val[m:2 * m]] if m >= 2 else None
+            vp = getattr(self, "_pairs_val", None)  # fit_pairs guarantees it is given with X_val
+            val = None if X_val is None else [X_val[vp[:, 0]], X_val[vp[:, 1]]]
             return arrays, val
         arrays = [X] + ([self._assign(X)[:, None]] if use_km else [])
         val = None
