@@ -71,7 +71,7 @@ def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.P
     for stale in out.glob("*.tmp-*"):  # leftovers of a killed write
         stale.unlink(missing_ok=True)
     signature = source_signature(input_path)
-    head = {"spec": model.to_spec(), "model_fingerprint": model.fingerprint, "input": str(input_path),
+    head = {"spec": model.to_spec(full=True), "model_fingerprint": model.fingerprint, "input": str(input_path),
             "input_signature": signature, "chunk_rows": int(chunk_rows), "layout": model.codes_layout}
     manifest = _read_manifest(out) if resume else None
     if manifest is not None:

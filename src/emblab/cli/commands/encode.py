@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
             check_writable(out)
             encode_with_ray(model_dir, data, out_dir=out, vector_column=vector_column, id_column=id_column,
                             num_workers=workers, address=ray_address)
-            console().print(f"encoded {data} on Ray with [bold]{model.to_spec()}[/] -> {out}/ (parquet)")
+            console().print(f"encoded {data} on Ray with [bold]{model.to_spec(full=True)}[/] -> {out}/ (parquet)")
             return
         if chunk_rows is not None or not out.endswith(".npz"):
             from ...scale.chunked import encode_to_dir
@@ -52,12 +52,12 @@ def register(app: typer.Typer) -> None:
             man = encode_to_dir(model, data, out, chunk_rows=chunk_rows or 65536, vector_column=vector_column,
                                 id_column=id_column)
             console().print(f"encoded {man['n_rows']} vectors in {len(man['chunks'])} chunks "
-                            f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec()}[/]: "
+                            f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec(full=True)}[/]: "
                             f"{man['bytes_per_vector']:g} bytes/vector -> {out}/")
             return
         check_writable(out)
         _, X = load_matrix(data, dim=model.n_features_in_)
         codes = model.encode(X)
         codes.save(out)
-        console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec()}[/]: "
+        console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec(full=True)}[/]: "
                         f"{codes.bytes_per_vector:g} bytes/vector ({codes.nbytes} bytes) -> {out}")
