@@ -154,3 +154,25 @@ def test_retrieval_metrics_use_the_shared_implementation_with_negative_judgement
     assert m["ndcg@10"] == pytest.approx((ndcg_q0 + ndcg_q1) / 2, rel=1e-12)
     assert m["recall@1"] == 0.0
     assert m["recall@3"] == pytest.approx(1.0)
+
+
+def test_headline_ratio_counts_h_in_the_same_unit():
+    """Known answer: the matched-quality ratio divides maintenance compute (refresh encodes + h),
+    so a corrector whose h costs more than a refresh schedule of equal quality gets a ratio < 1."""
+    from emblab.retrieval.report import headline
+
+    def row(label, q, refresh, h=0.0):
+        return {"label": label, "recall@10": q, "recall@10_std": 0.01, "refresh_encodes": refresh,
+                "h_g_equiv": h, "maintenance_g_equiv": refresh + h, "total_g_equiv": 3e5 + refresh + h}
+
+    rows = [row("stale", 0.50, 1e4), row("refresh-R50", 0.54, 1e5), row("refresh-R10", 0.55, 5e5),
+            row("corrector", 0.545, 1e4, 9e6), row("oracle", 0.56, 5e6)]
+    h = headline(rows, "recall@10")
+    assert h["corrector_maintenance_g_equiv"] == pytest.approx(9.01e6)
+    assert h["cheapest_refresh_matching"] == "refresh-R10"
+    assert h["ratio_discrete"] == pytest.approx(5e5 / 9.01e6)          # < 1: refreshing is cheaper
+    # interpolated in log cost between refresh-R50 (0.54) and refresh-R10 (0.55): halfway
+    assert h["ratio_interpolated"] == pytest.approx(np.sqrt(1e5 * 5e5) / 9.01e6)
+    # with h free, the same qualities give the refresh-encode ratio of the spec
+    rows[3] = row("corrector", 0.545, 1e4)
+    assert headline(rows, "recall@10")["ratio_discrete"] == pytest.approx(50.0)
