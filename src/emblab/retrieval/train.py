@@ -9,8 +9,12 @@ method          negatives                                            refresh enc
 ``stale``       top-k of raw cache C, never refreshed                N
 ``refresh``     top-k of C, C re-encoded every R steps               N * (1 + floor((T-1)/R))
 ``oracle``      top-k of fresh g(y) for all N, every step            N * T
-``corrector``   top-k of h(C), C never refreshed, h trained online   N (+ h FLOPs, reported)
+``corrector``   top-k of h(C), C never refreshed, h trained online   N (+ h, see below)
 ==============  ===================================================  =========================
+
+Every cost is also stated in one unit, target-encoder forward equivalents (``_costs``): h counts
+the FLOPs of every row through it (scoring, training, replay, logit matching) over one forward of
+g, so ``maintenance_g_equiv`` = refresh encodes + h compares the corrector with refreshing.
 
 ``T`` counts the steps after the cache is built (``steps``); ``pre_steps`` in-batch warm-start
 steps come first for every method (synthetic task: 100). Loss: cross-entropy of the positive
