@@ -111,7 +111,10 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
                      f"{h['corrector_total_g_equiv']:,.0f}; stale {h.get('stale', float('nan')):.4f}, oracle "
                      f"{h.get('oracle', float('nan')):.4f}, inbatch {h.get('inbatch', float('nan')):.4f}. Cheapest "
                      f"refresh matching: {h['cheapest_refresh_matching']} (maintenance ratio {_num(h['ratio_discrete'])}); "
-                     f"interpolated ratio {_num(h['ratio_interpolated'])} (below 1: the corrector costs more).")
+                     f"interpolated ratio {_num(h['ratio_interpolated'])}"
+                     + (" (below 1: matching the corrector by refreshing costs less than the corrector)."
+                        if min(x for x in (h["ratio_discrete"], h["ratio_interpolated"], 9.0) if x is not None) < 1
+                        else "."))
         lines.append("")
     lines += _reading(summ["recall@10"], heads.get("recall@10") or {})
     from emblab.retrieval.report import paired_differences
@@ -156,12 +159,12 @@ def _reading(rows: list[dict], h: dict) -> list[str]:
                    f"{c['overlap@10_cache_end']:.3f} with raw C.")
         n = c["refresh_encodes"] or 1.0
         out.append(f"- Cost of h (scoring + online training incl. replay rows, FLOPs): {c['h_g_equiv']:,.0f} "
-                   f"target-encoder forward equivalents = {c['h_g_equiv'] / n:.2f} N, next to {n:,.0f} refresh encodes "
-                   f"(N) for its one cache; maintenance {c['maintenance_g_equiv'] / n:.2f} N.")
+                   f"target-encoder forward equivalents = {c['h_g_equiv'] / n:.3g} N, next to {n:,.0f} refresh encodes "
+                   f"(N) for its one cache; maintenance {c['maintenance_g_equiv'] / n:.4g} N.")
         for lbl in [r["label"] for r in rows if r["label"].startswith("refresh-R") or r["label"] == "oracle"]:
             o = by[lbl]
-            out.append(f"- {lbl}: maintenance {o['maintenance_g_equiv'] / n:.2f} N "
-                       f"({o['maintenance_g_equiv'] / max(c['maintenance_g_equiv'], 1e-12):.2f}x the corrector's).")
+            out.append(f"- {lbl}: maintenance {o['maintenance_g_equiv'] / n:.3g} N "
+                       f"({o['maintenance_g_equiv'] / max(c['maintenance_g_equiv'], 1e-12):.3g}x the corrector's).")
     if h:
         sd = h["corrector_std"]
         for lbl in [r["label"] for r in rows if r["label"] != "corrector"]:
@@ -171,7 +174,7 @@ def _reading(rows: list[dict], h: dict) -> list[str]:
                        f"{sd:.4f}, {lbl} {by[lbl]['recall@10_std']:.4f}).")
         if h.get("ratio_discrete"):
             out.append(f"- The cheapest periodic refresh that reaches the corrector's Recall@10 is "
-                       f"{h['cheapest_refresh_matching']}: {h['ratio_discrete']:.2f}x the corrector's maintenance compute.")
+                       f"{h['cheapest_refresh_matching']}: {h['ratio_discrete']:.3g}x the corrector's maintenance compute.")
         else:
             out.append(f"- No periodic-refresh setting run here reaches the corrector's mean Recall@10: matching it "
                        f"would take more than {h.get('ratio_at_least', float('nan')):.2f}x the corrector's maintenance compute"
@@ -179,7 +182,7 @@ def _reading(rows: list[dict], h: dict) -> list[str]:
                           if h.get("ratio_at_least_oracle") else "."))
         if h.get("ratio_interpolated"):
             out.append(f"- Interpolated along stale -> refresh-R -> oracle (log cost): matching the corrector costs "
-                       f"{h['ratio_interpolated']:.2f}x its maintenance compute.")
+                       f"{h['ratio_interpolated']:.3g}x its maintenance compute.")
     out.append("")
     return out
 
