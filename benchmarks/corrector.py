@@ -95,6 +95,10 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
              "encodes count 1 each; h counts the FLOPs of every row through it (scoring 1 forward, training "
              "3 = forward + backward, replay rows included); maintenance = refresh + h; total compute adds "
              "the loss encodes (3 each).", "",
+             "Configuration of every run (`RetrieverConfig`; a row's label sets `method`, and `refresh_every` "
+             "for refresh-R rows, which is unused by the others; seeds as listed below): `"
+             + json.dumps({k: v for k, v in records[0]["config"].items() if k not in ("method", "seed", "refresh_every")},
+                          sort_keys=True) + "`", "",
              markdown_table(summ["recall@10"], metrics, split), "",
              f"Runs: {len(records)} (seeds {sorted({r['config']['seed'] for r in records})}); "
              f"{sum(1 for r in records if r.get('reused_from_cache'))} were reused from the run cache written by an "

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         store = cache_dir() / "intrinsic_dim" / f"{name}-{cfg.fingerprint()}"
         doc = run_study(task, cfg, args.out, store_dir=store, name=name + args.tag, command=" ".join(["python"] + sys.argv),
                         progress=True, on_cell=lambda r, resumed: print(
-                            f"{r['compressor']:<50} d={r['d']:<4} seed={r['seed']} "
+                            f"{r.get('spec', r['compressor']):<50} d={r['d']:<4} seed={r['seed']} "
                             + " ".join(f"{k}={v['val']['mse']:.3f}" for k, v in r["regressors"].items())
                             + (" (resumed)" if resumed else f" fit {r['fit_s']:.1f}s"), flush=True))
         print(f"{name}: sweep {doc['sweep_seconds']:.0f} s -> {args.out}/intrinsic_dim_{name}{args.tag}.json", flush=True)
