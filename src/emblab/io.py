@@ -519,7 +519,23 @@ def atomic_save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], *, k
         arrays = {**arrays, NPZ_MARKER: np.frombuffer(kind.encode("utf-8"), dtype=np.uint8)}
     with atomic_path(path, kind=kind) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+            write_npz(fh, arrays)
+
+
+def write_npz(fh: Any, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` with a fixed member timestamp, so equal arrays give equal bytes.
+
+    ``np.savez`` stamps each member with the current time; a resumed or repeated encoding could
+    then never be compared byte for byte. Same layout otherwise (stored, ``<name>.npy`` members).
+    """
+    import zipfile
+
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(arr), allow_pickle=False)
 
 
 # --- fingerprints --------------------------------------------------------------------------------
