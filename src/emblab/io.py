@@ -96,7 +96,7 @@ SIDECAR_SUFFIX = ".emblab.json"
 NPZ_MARKER = "__emblab_output__"
 _CODES_NPZ_KEY = "__emblab_meta__"
 #: kinds recognised by their own content (no marker written)
-NATIVE_KINDS = ("model", "codes", "codes-dir", "results")
+NATIVE_KINDS = ("model", "codes", "results")
 #: what each kind is called in messages; a kind missing here is called "<kind> output"
 KIND_NAMES = {
     "model": "model directory", "codes": "codes file", "codes-dir": "chunked codes folder",
@@ -313,20 +313,14 @@ def guard_output(path: str | os.PathLike, kind: str, *, inputs: Iterable[Any] = 
 
 def mark_output_dir(folder: str | os.PathLike, kind: str) -> None:
     """Write the marker ``emblab-output.json`` that makes ``folder`` recognisable as ours."""
-    from . import __version__
-
-    (Path(folder) / OUTPUT_MARKER).write_text(
-        json.dumps({"kind": kind, "emblab_version": __version__}, indent=2) + "\n", encoding="utf-8")
+    (Path(folder) / OUTPUT_MARKER).write_text(json.dumps({"kind": kind}, indent=2) + "\n", encoding="utf-8")
 
 
 def write_sidecar(path: str | os.PathLike, kind: str, **facts: Any) -> None:
     """Mark a finished file whose format cannot carry a marker (``<file>.emblab.json``, atomic)."""
-    from . import __version__
-
     p = Path(path)
     atomic_write_json(p.with_name(p.name + SIDECAR_SUFFIX),
-                      {"emblab_output": kind, "file": p.name, "bytes": p.stat().st_size,
-                       "emblab_version": __version__, **facts})
+                      {"emblab_output": kind, "file": p.name, "bytes": p.stat().st_size, **facts})
 
 
 def make_output_dir(path: str | os.PathLike, kind: str) -> Path:

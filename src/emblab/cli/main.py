@@ -158,10 +158,18 @@ def run(argv: list[str] | None = None) -> int:
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        if _first_command_index(args) >= len(args):
-            # `emblab` alone: a usage error whatever click version (8.1 would print help, exit 0)
-            sys.stderr.write("Usage: emblab [OPTIONS] COMMAND [ARGS]...\n")
-            error_line(_missing_command(None))
+        first = _first_command_index(args)
+        group = typer.main.get_command(app)
+        if first < len(args) and first == len(args) - 1:
+            sub = getattr(group, "commands", {}).get(args[first])
+            group = sub if sub is not None and hasattr(sub, "commands") else None
+        if first >= len(args) or group is not None and first == len(args) - 1:
+            # `emblab` or `emblab serve` alone: a usage error whatever the click version (8.1 would
+            # print the help and exit 0, 8.2 raises NoArgsIsHelpError)
+            path = "emblab" + (f" {args[first]}" if first < len(args) else "")
+            sys.stderr.write(f"Usage: {path} [OPTIONS] COMMAND [ARGS]...\n")
+            names = sorted(n for n, c in group.commands.items() if not getattr(c, "hidden", False))
+            error_line(f"no command given; choose one of: {', '.join(names)} (see `{path} --help`).")
             return 2
         rv = app(args=args, standalone_mode=False, prog_name="emblab")
         code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
