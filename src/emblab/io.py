@@ -29,7 +29,8 @@ kind                recognised by
 ==================  =============================================================================
 ``model``           ``config.json`` with ``format_version`` and ``method``, or ``pipeline.json``
 ``codes``           an ``.npz`` holding the ``__emblab_meta__`` header array
-``codes-dir``       ``manifest.json`` of a chunked encoding (``model_fingerprint``, ``chunks``)
+``codes-dir``       the ``emblab-output.json`` marker; older folders: the ``manifest.json`` of a
+                    chunked encoding
 ``results``         a JSON object whose ``schema`` is ``emblab.results/1``
 other folders       the marker file ``emblab-output.json`` (``{"kind": ...}``), written before
                     anything else (:func:`atomic_path` with ``kind``, :func:`make_output_dir`)
