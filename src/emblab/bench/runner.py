@@ -100,6 +100,27 @@ def check_specs(specs: Sequence[str]) -> None:
             build(s)
 
 
+def full_spec(spec: str) -> str:
+    """The full resolved spec of ``spec`` (every parameter); uncompressed names stay as they are."""
+    from ..evaluation.tasks.base import UNCOMPRESSED, is_uncompressed
+    from ..registry import resolve_spec
+
+    return UNCOMPRESSED if is_uncompressed(spec) else resolve_spec(spec)
+
+
+def distinct_specs(specs: Iterable[str]) -> list[str]:
+    """``specs`` without the ones that build the same compressor as an earlier one
+    (``pca`` and ``pca:dim=64``), in their first order."""
+    seen: set[str] = set()
+    out = []
+    for s in specs:
+        full = full_spec(s)
+        if full not in seen:
+            seen.add(full)
+            out.append(s)
+    return out
+
+
 def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
     rec["budget"] = int(res.bytes_per_vector) if res.bytes_per_vector in budgets else None
@@ -171,7 +192,8 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
         d = task.fit_data().shape[1]
-        specs = list(methods) if methods is not None else [s for _, s in peer_specs_for_budgets(d, budgets or ())]
+        specs = distinct_specs(list(methods) if methods is not None
+                               else [s for _, s in peer_specs_for_budgets(d, budgets or ())])
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
         rec = _record(baseline, baseline, budgets_set)
@@ -184,7 +206,8 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
             try:
                 res = task.evaluate(spec)
             except EmblabError as exc:
-                rec = {"task": task.name, "method": spec, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                rec = {"task": task.name, "method": full_spec(spec),
+                       "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
             else:
                 rec = _record(res, baseline, budgets_set)
             rec["wall_time_s"] = time.perf_counter() - t0
@@ -228,8 +251,16 @@ HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100
 
 
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one task's table, sorted by bytes/vector then main score (descending)."""
-    recs = [r for r in doc["records"] if r.get("task") == task]
+    """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
+
+    The method column is the record's spec as stored (runs write the full resolved spec); a
+    record repeating an earlier (task, method) is not shown twice.
+    """
+    recs, seen = [], set()
+    for r in doc["records"]:
+        if r.get("task") == task and r.get("method") not in seen:
+            seen.add(r.get("method"))
+            recs.append(r)
     cols = _metric_columns(recs, task)
     if headline:
         cols = [c for c in cols if c in HEADLINE] or cols[:4]

@@ -44,12 +44,12 @@ def register(app: typer.Typer) -> None:
             if out.endswith(".npz"):
                 atomic_save_npz(out, {"D": D, "I": I}, kind="search")
             else:
-                atomic_write_json(out, kind="search", obj={"model": model.to_spec(), "mode": mode, "k": int(I.shape[1]),
+                atomic_write_json(out, kind="search", obj={"model": model.to_spec(full=True), "mode": mode, "k": int(I.shape[1]),
                                         "query_ids": [x.item() if hasattr(x, "item") else x for x in ids],
                                         "indices": I.tolist(), "scores": np.round(D.astype(float), 6).tolist()})
         from rich.table import Table
 
-        t = Table(title=f"top-{I.shape[1]} of {len(cb)} items, {mode} ({model.to_spec()})")
+        t = Table(title=f"top-{I.shape[1]} of {len(cb)} items, {mode} ({model.to_spec(full=True)})")
         t.add_column("query")
         t.add_column("items (score)")
         for q in range(min(show, len(I))):
