@@ -148,8 +148,9 @@ def scale_cells(task, sae_store: CellStore, args):
             flat = faiss.IndexFlatIP(xb.shape[1])
             flat.add(xb)
             del xb
-            m_pq = int(mc.bytes_per_vector)
-            pq = faiss.IndexPQ(task.xb.shape[1], m_pq, 8, faiss.METRIC_INNER_PRODUCT)
+            d = task.xb.shape[1]  # PQ needs M | d: the largest such M within the SAE's bytes
+            m_pq = max(m for m in range(1, d + 1) if d % m == 0 and m <= mc.bytes_per_vector)
+            pq = faiss.IndexPQ(d, m_pq, 8, faiss.METRIC_INNER_PRODUCT)
             pq.train(np.ascontiguousarray(task.fit_data()[:args.faiss_fit_rows]))
             pq.add_sa_codes(np.ascontiguousarray(np.tile(pq.sa_encode(task.xb), (reps, 1))[:n]))
             from emblab.search import search
@@ -186,7 +187,7 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", default="", help="comma list of peer spec prefixes not to run (e.g. faiss:LSQ)")
     ap.add_argument("--only", default="", help="comma list of peer spec prefixes to run (default: all)")
     ap.add_argument("--scale-n", default="1000000")
-    ap.add_argument("--scale-coding", default="budget=64,value_bits=4", help="coding of the SAE in the scale stage")
+    ap.add_argument("--scale-coding", default="budget=64,value_bits=4,index_coding=ef", help="coding of the SAE in the scale stage")
     ap.add_argument("--store", default=str(cache_dir() / "bench_sae_codes"))
     args = ap.parse_args(argv)
     from emblab.evaluation.tasks import get_task
