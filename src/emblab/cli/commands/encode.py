@@ -56,8 +56,10 @@ def register(app: typer.Typer) -> None:
                             f"{man['bytes_per_vector']:g} bytes/vector -> {out}/")
             return
         check_writable(out)
-        _, X = load_matrix(data, dim=model.n_features_in_)
+        ids, X = load_matrix(data, dim=model.n_features_in_)
         codes = model.encode(X)
+        if not data.lower().endswith(".npy"):  # parquet ids travel with the codes (emblab search prints them)
+            codes = codes.with_ids(ids)
         codes.save(out)
         console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec()}[/]: "
                         f"{codes.bytes_per_vector:g} bytes/vector ({codes.nbytes} bytes) -> {out}")
