@@ -1,4 +1,4 @@
-"""The demo machinery on a tiny corpus (the full `emblab demo` embeds 4,000 passages: not run here)."""
+"""The demo machinery on a tiny corpus (the full `emblab demo` embeds 3,000 passages: not run here)."""
 
 from __future__ import annotations
 

@@ -134,7 +134,7 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     from ...bench.runner import not_run_lines, rich_tables, run_bench, tasks_in
     from ...bench.verdict import verdict_lines
     from ...io import atomic_write_json
-    from ._common import check_writable, console
+    from ._common import check_writable, console, quiet_faiss_clustering_warnings
 
     check_writable(Path(out) / "config.json")
     tasks = tasks if tasks is not None else build_tasks(cfg["tasks"], cfg["task_options"])
@@ -160,9 +160,10 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             err.print(f"  {head}{rec['bytes_per_vector']:g} B, {main} {rec.get(main, float('nan')):.4f}"
                       + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 
-    doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=out, command=command, config=cfg,
-                    on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
-                    mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"])
+    with quiet_faiss_clustering_warnings():
+        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=out, command=command, config=cfg,
+                        on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
+                        mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"])
     atomic_write_json(Path(out) / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
                                                                          for r in doc["records"]]})
     c = console()

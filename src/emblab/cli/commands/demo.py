@@ -1,7 +1,7 @@
 """``emblab demo``: the ``make demo`` job -- every method on text every Python install carries.
 
 1. passages of the standard library's documentation (``pydoc_data`` topics and module docstrings,
-   :mod:`emblab.data.stdlib_docs`; ``--passages`` of them, 4,000 by default) are embedded with the
+   :mod:`emblab.data.stdlib_docs`; ``--passages`` of them, 3,000 by default) are embedded with the
    packaged all-MiniLM-L6-v2 (:mod:`emblab.embed`), cached in ``$EMBLAB_CACHE`` so a second run
    starts at once;
 2. a kNN-fidelity instance ``knn_fidelity/stdlib-minilm`` is built from them: a seeded (seed 0)
@@ -22,10 +22,7 @@ and ``beir_scifact``; needs ``EMBLAB_DATA``), with fit sets limited to 10,000 ro
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import threading
 from typing import Any, Optional
 
 import numpy as np
@@ -50,49 +47,7 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
                 "queries": f"{len(qry)} passages chosen with seed {seed}"})
 
 
-@contextlib.contextmanager
-def quiet_faiss_clustering_warnings():
-    """Collapse FAISS's per-sub-quantiser ``WARNING clustering N points ...`` lines into one note.
-
-    FAISS prints one such line (from C++, on file descriptor 2) for every k-means it runs on fewer
-    than 39 x 256 rows; the demo's fit sets are smaller (3,700 passages; SciFact 5,183), which would
-    bury the table under hundreds of identical lines. Everything else passes through.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # captured stderr (tests): nothing to filter
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    r, w = os.pipe()
-    os.dup2(w, fd)
-    os.close(w)
-    count = [0]
-
-    def pump() -> None:
-        with os.fdopen(r, "rb", buffering=0) as fh:
-            for line in iter(fh.readline, b""):
-                if line.startswith(b"WARNING clustering"):
-                    count[0] += 1
-                else:
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)   # drops the last write end of the pipe: the pump sees EOF
-        thread.join(timeout=5)
-        os.close(saved)
-        if count[0]:
-            sys.stderr.write(f"note: FAISS warned {count[0]} times that a k-means fit set has fewer than "
-                             "9,984 rows (39 per centroid); expected for the demo's small fit sets.\n")
-
-
-def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[np.ndarray] = None,
+def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[np.ndarray] = None,
              use_data: bool = False, full: bool = False, budgets: Optional[list[int]] = None,
              methods: Optional[list[str]] = None, quiet: bool = False, report: Optional[str] = None,
              recipes: Any = None) -> dict[str, Any]:
@@ -142,9 +97,7 @@ def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[
             _, _, vectors = load_stdlib_embeddings(max_passages=passages, show_progress=not quiet)
         tasks = [stdlib_task(np.asarray(vectors, dtype=np.float32))]
     cfg["tasks"] = [t.name for t in tasks]
-    with quiet_faiss_clustering_warnings():
-        doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes,
-                      print_verdict=False)
+    doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False)
     c = console()
     if report:
         from ...report.build import build_report
@@ -161,7 +114,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: str = typer.Option("runs/demo", "--out", "-o", help="Output folder."),
-        passages: int = typer.Option(4000, "--passages", min=20, help="Stdlib passages to embed."),
+        passages: int = typer.Option(3000, "--passages", min=20, help="Stdlib passages to embed."),
         full: bool = typer.Option(False, "--full", help="Add OPQ and FastScan PQ (and full fit sets with --standard-data)."),
         standard_data: bool = typer.Option(False, "--standard-data", help="Run on EMBLAB_DATA's imdb-minilm and SciFact."),
         report: Optional[str] = typer.Option(None, "--report", help="Also write the HTML report into this folder."),
