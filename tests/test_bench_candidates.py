@@ -87,6 +87,10 @@ def test_bench_lists_methods_it_could_not_fit(tmp_path):
     assert skipped["faiss:PQ4np"].startswith("cannot fit: PQ trains 256 centroids")
     md = (tmp_path / "run" / "bench.md").read_text()
     assert "- faiss:PQ4np (4 B): cannot fit: PQ trains 256 centroids" in md
+    from emblab.report.build import render_sections
+
+    (section,) = render_sections([tmp_path / "run" / "bench.json"])   # the report shows the rows that ran
+    assert section.error is None and section.tables
 
 
 def test_time_budget_skips_the_rest_with_a_reason(tmp_path):
