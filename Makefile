@@ -26,7 +26,7 @@ browser:
 
 # every method at 32-128 B on the stdlib docs; writes runs/demo/ and report/, ends with the verdict
 demo: env browser
-	$(BIN)/emblab demo --out runs/demo --report report
+	$(BIN)/emblab demo --out runs/demo --report report --overwrite
 
 test: env browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider

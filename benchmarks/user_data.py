@@ -6,9 +6,10 @@ committed), runs exactly what a user runs::
 
     emblab bench --task beir:DIR --budgets 32,64,128 [--full]
 
-(the peers and the seed compressors at their best-measured configurations, then the verdict) and
-writes ``results/user_data_scifact.{json,md}``. The folder is ``runs/user_data/scifact_beir``
-(git-ignored), so the verdict's commands can be run as printed. The markdown ends with a
+(the peers and the seed compressors at their best-measured configurations, then the verdict) into
+``runs/user_data/bench`` and copies its ``user_data_scifact.{json,md}`` into ``results/``. The
+folder is ``runs/user_data/scifact_beir`` (git-ignored), so the verdict's commands can be run as
+printed. The markdown ends with a
 reproduction check: every row whose spec was also measured on ``beir_scifact`` with the corpus as
 fit set (``peers.json``, ``sae_transfer.json``; ``mcr2.json`` fitted on another set) is listed with
 both nDCG@10 values.
@@ -32,6 +33,7 @@ from emblab.evaluation.tasks import get_task
 from emblab.io import atomic_write_text
 
 FOLDER = Path("runs/user_data/scifact_beir")
+RUN = Path("runs/user_data/bench")
 EARLIER = ("peers.json", "sae_transfer.json")
 
 
@@ -62,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     task = get_task(f"beir:{FOLDER}")
     cfg = dict(DEFAULTS, tasks=[task.name], budgets=[int(b) for b in args.budgets.split(",")],
                mode="full" if args.full else "quick", name="user_data_scifact", task_options={})
-    doc = execute(cfg, str(out), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]))
+    doc = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]),
+                  overwrite=True)
+    for suffix in (".json", ".md"):
+        atomic_write_text(out / f"user_data_scifact{suffix}", (RUN / f"user_data_scifact{suffix}").read_text("utf-8"))
     before = earlier_scores(out)
     rows = [(r.get("spec") or r["method"], r["ndcg@10"], before[canonical(r.get("spec") or r["method"])])
             for r in doc["records"] if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]

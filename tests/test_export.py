@@ -57,7 +57,8 @@ def test_export_cli_ships_faiss_qdrant_and_ids(tmp_path, capsys):
                  "--qdrant-path", str(tmp_path / "qdrant"), "--collection", "docs"]) == 0
     printed = capsys.readouterr().out
     man = json.loads((out / "export.json").read_text())
-    assert {p.name for p in out.iterdir()} == {"model", "codes.npz", "index.faiss", "ids.json", "export.json"}
+    assert {p.name for p in out.iterdir()} == {"model", "codes.npz", "index.faiss", "ids.json", "export.json",
+                                               "emblab-output.json"}
     assert man["spec"] == "pca:dim=8,store=int8" and man["n_items"] == 300 and man["bytes_per_vector"] == 8
     codes = emblab.Codes.load(out / "codes.npz")
     assert codes.ids.tolist() == data["doc_ids"] and codes.bytes_per_vector == 8     # ids are not payload
@@ -94,6 +95,11 @@ def test_export_refuses_foreign_folders_and_needs_overwrite(tmp_path, capsys):
     assert not (out / "index.faiss").exists()
     assert main(["export", "float32", "--task", f"beir:{col}", "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+    assert main(["export", "float32", "--task", f"beir:{col}", "--out", str(col / "served")]) == 2   # inside an input
+    assert "inside the input" in capsys.readouterr().err and not (col / "served").exists()
+    assert main(["export", "float32", "--task", f"beir:{col}", "--out", str(tmp_path / "new"), "--qdrant-path",
+                 str(mine)]) == 2
+    assert "not a Qdrant store" in capsys.readouterr().err and (mine / "notes.txt").read_text() == "keep me"
     assert main(["export", "float32", "--task", f"beir:{col}", "--out", str(out), "--overwrite"]) == 0
     assert json.loads((out / "export.json").read_text())["spec"] == "float32" and (out / "index.faiss").exists()
     assert main(["export", "float32", "--task", "sts:" + str(col / "corpus.jsonl"), "--out", str(tmp_path / "x")]) == 2

@@ -261,6 +261,11 @@ class BaseCompressor:
             obj = cls(**params)
         except TypeError as exc:
             raise ArtifactError(f"{path}/config.json: parameters do not match {cls.__name__} ({exc}).") from exc
+        try:  # the same checks as fit: an edited config.json must not load as `pca:dim=abc`
+            obj._validate_params()
+        except InvalidParameterError as exc:
+            raise ArtifactError(f"{path}/config.json: {str(exc).rstrip('.')}; re-fit the model or restore the "
+                                "original config.json.") from exc
         tensors = read_tensors(path, cfg)
         fitted = cfg.get("fitted") or {}
         if "n_features_in_" not in fitted:

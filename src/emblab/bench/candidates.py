@@ -105,12 +105,16 @@ class Candidate:
         ``peer`` or the seed family.
     skip : str or None
         Why it cannot be fitted here (None: run it).
+    reaches : bool
+        False when the method cannot store exactly ``budget`` bytes at this width (then ``skip``
+        says why).
     """
 
     budget: int
     spec: str
     family: str
     skip: str | None = None
+    reaches: bool = True
 
 
 def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, faiss: bool = True,
@@ -200,10 +204,10 @@ def seed_candidates(d: int, budgets: Iterable[int], recipes: tuple[SeedRecipe, .
             limit = d if r.max_units == "d" else _latents(r.template)
             if rest or units < 1:
                 out.append(Candidate(b, r.template, r.family, f"{r.family} stores {r.unit_bytes} B per unit; "
-                                                              f"{b} B is not a multiple"))
+                                                              f"{b} B is not a multiple", reaches=False))
             elif units > limit:
                 out.append(Candidate(b, r.spec(units), r.family, f"{r.family} needs {units} units at {b} B but "
-                                                                 f"allows at most {limit}"))
+                                                                 f"allows at most {limit}", reaches=False))
             else:
                 out.append(Candidate(b, r.spec(units), r.family))
     return out
@@ -246,6 +250,13 @@ def default_candidates(d: int, budgets: Iterable[int], n_fit: int, *, mode: str 
     seeds = [c if c.skip else Candidate(c.budget, c.spec, c.family, _seed_rows(c, n_fit, recipes))
              for c in seed_candidates(d, budgets, recipes)]
     return sorted(peers + seeds, key=lambda c: (c.budget, c.family != "peer"))
+
+
+def unreachable_budgets(d: int, budgets: Iterable[int], *, faiss: bool = True) -> list[int]:
+    """Budgets that no default candidate (peer or seed) stores exactly at width ``d``."""
+    cands = default_candidates(d, budgets, n_fit=1 << 30, mode="full", faiss=faiss)
+    reached = {c.budget for c in cands if c.reaches}
+    return sorted(set(int(b) for b in budgets) - reached)
 
 
 def _seed_rows(c: Candidate, n_fit: int, recipes: tuple[SeedRecipe, ...] | None) -> str | None:

@@ -124,13 +124,10 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         task.load()
         if fit_rows is not None:
             _limit_fit_rows(task, fit_rows)
-    if out_dir is not None:
-        from .._errors import DataError
-        from ..io import _check_parent_writable
+    if out_dir is not None:  # fail before the long run: unwritable, or a file there that is not ours
+        from ..io import guard_output
 
-        _check_parent_writable(Path(out_dir) / f"{name}.json")
-        if not os.access(Path(out_dir), os.W_OK):
-            raise DataError(f"output folder {out_dir} is not writable; choose another --out.")
+        guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
         X_fit = task.fit_data()
         if methods is not None:
@@ -368,6 +365,6 @@ def rich_tables(doc: dict) -> list[Any]:
 def write_outputs(doc: dict, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
     """Write ``<name>.json`` and ``<name>.md`` into ``out_dir`` atomically."""
     out = Path(out_dir)
-    atomic_write_json(out / f"{name}.json", doc)
+    atomic_write_json(out / f"{name}.json", doc, kind="results")
     atomic_write_text(out / f"{name}.md", markdown_table(doc))
     return out / f"{name}.json", out / f"{name}.md"

@@ -49,6 +49,7 @@ from .._deps import require, torch_device
 from .._errors import DataError, InvalidParameterError
 from .._validation import Interval, Options, Predicate, l2_normalize
 from ..base import BaseCompressor
+from ..faiss_log import quiet_clustering_warnings
 from ..codes import Codes
 from ..registry import register
 
@@ -324,7 +325,8 @@ class MCR2(BaseCompressor):
         faiss = require("faiss", "MCR2 k-means memberships")
         km = faiss.Kmeans(X.shape[1], K, niter=50, nredo=3, spherical=True, seed=self.random_state + 1,
                           verbose=False, max_points_per_centroid=100000)
-        km.train(np.ascontiguousarray(X, dtype=np.float32))
+        with quiet_clustering_warnings():
+            km.train(np.ascontiguousarray(X, dtype=np.float32))
         C = np.asarray(km.centroids, np.float32)
         return l2_normalize(C)
 

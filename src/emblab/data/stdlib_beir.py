@@ -16,8 +16,6 @@ import json
 import os
 from pathlib import Path
 
-from .._errors import DataError
-
 __all__ = ["write_stdlib_beir"]
 
 
@@ -34,19 +32,18 @@ def write_stdlib_beir(dest: str | os.PathLike, *, max_passages: int = 3000, vect
     -------
     dict with the counts ``docs``, ``queries``, ``test``, ``dev`` (queries per split).
     """
-    from ..io import atomic_path
+    from ..io import atomic_path, guard_output
     from .stdlib_docs import load_stdlib_passages
 
     dest = Path(dest)
-    if dest.exists():
-        raise DataError(f"{dest} exists; choose a new folder for the example collection.")
+    guard_output(dest, "beir-example")   # refuse anything already there (nothing is replaced)
     ids, texts = load_stdlib_passages(max_passages=max_passages)
     by_source: dict[str, list[str]] = {}
     for pid in ids:
         by_source.setdefault(pid.rsplit(":", 1)[0], []).append(pid)
     sources = [s for s, pids in by_source.items() if len(pids) >= 2]
     queries = [(f"q{i}", _query(s), by_source[s]) for i, s in enumerate(sources)]
-    with atomic_path(dest, is_dir=True) as tmp:
+    with atomic_path(dest, is_dir=True, kind="beir-example") as tmp:
         (tmp / "qrels").mkdir()
         with open(tmp / "corpus.jsonl", "w", encoding="utf-8") as fh:
             for pid, text in zip(ids, texts):

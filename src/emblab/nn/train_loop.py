@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._deps import require, torch_device
-from .._errors import FitError, InvalidParameterError
+from .._errors import ArtifactError, FitError, InvalidParameterError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -223,7 +223,13 @@ def fit_module(
     start_epoch = 0
     ckpt_path = Path(cfg.checkpoint_dir) / CHECKPOINT_NAME if cfg.checkpoint_dir else None
     if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        try:
+            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/UnpicklingError/EOFError for damage
+            raise ArtifactError(f"{ckpt_path}: unreadable training checkpoint ({' '.join(str(exc).split())[:160]}); "
+                                "delete it to start the fit over.") from exc
+        if not isinstance(ck, dict):
+            raise ArtifactError(f"{ckpt_path}: not an emblab training checkpoint; delete it to start the fit over.")
         if ck.get("config_fingerprint") == cfg.fingerprint() and ck.get("n") == int(n):
             module.load_state_dict(ck["module"])
             optimizer.load_state_dict(ck["optimizer"])

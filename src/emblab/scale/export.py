@@ -31,17 +31,21 @@ from .._validation import l2_normalize
 MANIFEST = "export.json"
 
 
-def check_export_dir(out: Path, overwrite: bool) -> None:
-    """Refuse an existing ``out`` unless it is an earlier export and ``overwrite`` is set."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise DataError(f"{out} exists and is a file; choose a new --out folder.")
-    ours = (out / MANIFEST).is_file()
-    if not ours and any(out.iterdir()):
-        raise DataError(f"{out} exists and is not an emblab export; choose a new --out folder.")
-    if ours and not overwrite:
-        raise DataError(f"{out} holds an earlier export; pass --overwrite to replace it.")
+def export_inputs(model: Any, task: Any, fit: Any = None) -> list[str]:
+    """The paths an export reads (an output may not be, lie in or hold any of them)."""
+    paths = [getattr(task.metadata, "dataset", "") or None, fit]
+    if isinstance(model, (str, Path)) and Path(model).is_dir():
+        paths.append(str(model))
+    return [p for p in paths if p and Path(p).exists()]
+
+
+def check_qdrant_folder(path: str | Path) -> None:
+    """Refuse an embedded-Qdrant folder that exists and is not a Qdrant store (never write into a
+    user's folder)."""
+    p = Path(path)
+    if p.exists() and (not p.is_dir() or (any(p.iterdir()) and not (p / "meta.json").is_file())):
+        raise DataError(f"{p}: exists and is not a Qdrant store; it was left untouched: give a new folder or "
+                        "an existing embedded Qdrant store.")
 
 
 def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = True, qdrant_path: str | None = None,
@@ -56,7 +60,9 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
     task : Task
         A task with a collection (``beir:``, ``knn:``, ``beir_scifact``, ...).
     out : path
-        Output folder (refused if it exists and is not an earlier export; ``overwrite`` replaces one).
+        Output folder, through the output guard (:func:`emblab.io.guard_output`, kind ``export``):
+        refused if it exists and is not an earlier export, or is an input; ``overwrite`` replaces
+        an earlier export.
     faiss : bool
         Write ``index.faiss`` when the method has a FAISS form.
     qdrant_path, qdrant_url : str, optional
@@ -75,7 +81,7 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
         The manifest written to ``export.json``.
     """
     from ..evaluation.tasks.base import is_uncompressed, resolve_model
-    from ..io import atomic_path, atomic_write_json
+    from ..io import atomic_path, atomic_write_json, guard_output
     from ..registry import build
     from .faiss_export import faiss_form, faiss_index, write_index
 
@@ -84,7 +90,10 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
         raise InvalidParameterError(f"qdrant vectors must be 'dense' or 'sparse'; got {qdrant_vectors!r}.")
     if qdrant_path and qdrant_url:
         raise InvalidParameterError("give either a Qdrant folder or a Qdrant URL, not both.")
-    check_export_dir(out, overwrite)
+    guard_output(out, "export", inputs=export_inputs(model, task, getattr(task, "uri_options", {}).get("fit")),
+                 overwrite=overwrite)
+    if qdrant_path:
+        check_qdrant_folder(qdrant_path)
     task.load()
     ids, X = task.collection()
     if is_uncompressed(model):
@@ -111,7 +120,7 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
     index = None
     if faiss and mode:
         index = faiss_index(fitted, codes)
-    with atomic_path(out, is_dir=True) as tmp:
+    with atomic_path(out, is_dir=True, kind="export") as tmp:
         fitted.save(tmp / "model")
         codes.save(tmp / "codes.npz")
         if index is not None:
@@ -124,7 +133,7 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
     if qdrant_path or qdrant_url:
         manifest["qdrant"] = _to_qdrant(fitted, codes, qdrant_path, qdrant_url, collection, qdrant_vectors, log)
         manifest["scores"].update(_qdrant_scores(task, fitted, manifest["qdrant"], qdrant_path, qdrant_url))
-    atomic_write_json(out / MANIFEST, manifest)
+    atomic_write_json(out / MANIFEST, manifest)   # now with the served forms' scores
     return manifest
 
 

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sys
-import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..._errors import DataError, InvalidParameterError
+from ..._errors import InvalidParameterError
 
 
 def console(stderr: bool = False):
@@ -28,20 +23,23 @@ def load_matrix(path: str, *, dim: int | None = None) -> tuple[np.ndarray, np.nd
     return load_vectors(path, dim=dim)
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early (before any work) if ``path`` cannot be written."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise DataError(f"cannot write {p}: {probe} is a file, not a folder; choose another --out.")
-    if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise DataError(f"cannot write {p}: {probe} is not writable; choose another --out.")
-    if p.exists() and p.is_dir() and p.suffix in (".npz", ".json", ".npy"):
-        raise DataError(f"cannot write {p}: it is a directory.")
-    return p
+#: the ``--overwrite`` flag every command with an output takes
+OVERWRITE_HELP = "Replace an existing emblab output of the same kind at --out (never anything else)."
+
+_INTERRUPT = {"message": "interrupted; nothing was written."}
+
+
+def on_interrupt(message: str) -> None:
+    """Set the line printed if this command is interrupted (Ctrl-C): what is kept, how to resume."""
+    _INTERRUPT["message"] = message
+
+
+def interrupt_message() -> str:
+    """The line for an interrupted command (see :func:`on_interrupt`)."""
+    return _INTERRUPT["message"]
+
+
+RESUME_NOTE = "interrupted; finished chunks are kept: rerun the same command to resume."
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:
@@ -96,45 +94,3 @@ def parse_int_list(text: str | None, name: str) -> list[int] | None:
     if not vals or any(v < 1 for v in vals):
         raise InvalidParameterError(f"{name} must list positive integers; got {text!r}.")
     return vals
-
-
-@contextlib.contextmanager
-def quiet_faiss_clustering_warnings():
-    """Collapse FAISS's per-sub-quantiser ``WARNING clustering N points ...`` lines into one note.
-
-    FAISS prints one such line (from C++, on file descriptor 2) for every k-means it runs on fewer
-    than 39 x 256 rows; small fit sets (the demo's 2,700 passages, SciFact's 5,183) would bury the
-    table under hundreds of identical lines. Everything else passes through.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # captured stderr (tests): nothing to filter
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    r, w = os.pipe()
-    os.dup2(w, fd)
-    os.close(w)
-    count = [0]
-
-    def pump() -> None:
-        with os.fdopen(r, "rb", buffering=0) as fh:
-            for line in iter(fh.readline, b""):
-                if line.startswith(b"WARNING clustering"):
-                    count[0] += 1
-                else:
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)   # drops the last write end of the pipe: the pump sees EOF
-        thread.join(timeout=5)
-        os.close(saved)
-        if count[0]:
-            sys.stderr.write(f"note: FAISS warned {count[0]} times that a k-means fit set has fewer than "
-                             "9,984 rows (39 per centroid); expected for small fit sets.\n")

@@ -125,20 +125,33 @@ def split_methods(values: list[str]) -> list[str]:
 
 
 def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
-            tasks: list[Any] | None = None, recipes: Any = None, print_verdict: bool = True) -> dict[str, Any]:
+            tasks: list[Any] | None = None, recipes: Any = None, print_verdict: bool = True,
+            overwrite: bool = False, inputs: tuple = ()) -> dict[str, Any]:
     """Run a resolved bench config, write outputs, print the tables and (last) the verdict.
 
     ``tasks`` (Task objects) replaces ``cfg["tasks"]`` (in-memory tasks such as the demo's);
-    ``recipes`` replaces the seed recipes of the default candidates. Returns the results document.
+    ``recipes`` replaces the seed recipes of the default candidates. The folder ``out`` appears
+    whole when the run ends (written under a temporary name, then moved into place): an error or
+    Ctrl-C leaves nothing behind. An existing bench folder is replaced only with ``overwrite``;
+    anything else there is refused before the run starts. Returns the results document.
     """
+    from ...bench.candidates import unreachable_budgets
     from ...bench.runner import not_run_lines, rich_tables, run_bench, tasks_in
     from ...bench.verdict import verdict_lines
-    from ...io import atomic_write_json
-    from ._common import check_writable, console, quiet_faiss_clustering_warnings
+    from ...io import atomic_path, atomic_write_json, guard_output
+    from ._common import console
 
-    check_writable(Path(out) / "config.json")
+    guard_output(out, "bench", inputs=inputs, overwrite=overwrite)
     tasks = tasks if tasks is not None else build_tasks(cfg["tasks"], cfg["task_options"])
     err = console(stderr=True)
+    if cfg["methods"] is None:
+        from ..._errors import DataError
+
+        d = tasks[0].load().fit_data().shape[1]
+        budgets = cfg["budgets"] or []
+        if set(unreachable_budgets(d, budgets, faiss=cfg["faiss"])) == set(budgets):
+            raise DataError(f"no method reaches budget(s) {', '.join(map(str, budgets))} bytes/vector on {d}-d "
+                            f"vectors (float32 takes {4 * d}, int8 {d}); choose smaller budgets.")
 
     def started(info: dict) -> None:
         if not quiet:
@@ -160,12 +173,17 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             err.print(f"  {head}{rec['bytes_per_vector']:g} B, {main} {rec.get(main, float('nan')):.4f}"
                       + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 
-    with quiet_faiss_clustering_warnings():
-        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=out, command=command, config=cfg,
+    with atomic_path(out, is_dir=True, kind="bench") as tmp:
+        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
                         on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
                         mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"])
-    atomic_write_json(Path(out) / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
-                                                                         for r in doc["records"]]})
+        atomic_write_json(tmp / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
+                                                                       for r in doc["records"]]})
+    ran = {r.get("budget") for r in doc["records"] if "skipped" not in r and "error" not in r}
+    unreached = sorted(set(cfg["budgets"] or []) - ran)
+    if unreached:
+        err.print(f"note: no method ran at budget(s) {', '.join(map(str, unreached))} bytes/vector; "
+                  "those budgets have no rows.", markup=False, soft_wrap=True)
     c = console()
     for t, task in zip(rich_tables(doc), tasks_in(doc)):
         c.print(t)
@@ -201,6 +219,7 @@ def register(app: typer.Typer) -> None:
                                                     help="Seconds; start no new method after that."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Config key or URI-task option: key=value."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier bench folder at --out."),
     ) -> None:
         """Benchmark methods x byte budgets on tasks (or your own data: beir:DIR, knn:PATH, sts:PATH);
         writes results JSON + markdown and ends with the verdict per budget."""
@@ -223,4 +242,5 @@ def register(app: typer.Typer) -> None:
         if time_budget is not None:
             flags["time_budget_s"] = time_budget
         cfg = resolve_config(file_cfg, flags, parse_sets(sets))
-        execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet)
+        execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet, overwrite=overwrite,
+                inputs=(config,))

@@ -50,7 +50,7 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
 def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[np.ndarray] = None,
              use_data: bool = False, full: bool = False, budgets: Optional[list[int]] = None,
              methods: Optional[list[str]] = None, quiet: bool = False, report: Optional[str] = None,
-             recipes: Any = None) -> dict[str, Any]:
+             recipes: Any = None, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo and return the results document (see the module docstring).
 
     Parameters
@@ -69,16 +69,24 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
         Default 32, 64, 128.
     methods : list of str, optional
         Specs to run instead of the default candidates.
+    quiet : bool
+        No per-method progress lines.
     report : str, optional
         Also render the HTML report of ``out`` and ``benchmarks/results`` into this folder.
     recipes : tuple of SeedRecipe, optional
         Seed recipes (tests pass small ones).
+    overwrite : bool
+        Replace an earlier demo (or bench) folder at ``out`` and report at ``report``; anything
+        else there is refused.
     """
     from ...bench.verdict import verdict_lines
+    from ...io import guard_output
     from .bench import DEFAULTS, execute
-    from ._common import check_writable, console
+    from ._common import console
 
-    check_writable(os.path.join(out, "demo.json"))
+    guard_output(out, "bench", overwrite=overwrite)   # before the embedding work
+    if report:
+        guard_output(report, "report", inputs=[out], overwrite=overwrite)
     err = console(stderr=True)
     cfg = dict(DEFAULTS, name="demo", budgets=budgets or DEMO_BUDGETS, methods=methods,
                mode="full" if full else "quick", task_options={})
@@ -97,7 +105,8 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
             _, _, vectors = load_stdlib_embeddings(max_passages=passages, show_progress=not quiet)
         tasks = [stdlib_task(np.asarray(vectors, dtype=np.float32))]
     cfg["tasks"] = [t.name for t in tasks]
-    doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False)
+    doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
+                  overwrite=overwrite)
     c = console()
     if report:
         from ...report.build import build_report
@@ -119,6 +128,8 @@ def register(app: typer.Typer) -> None:
         standard_data: bool = typer.Option(False, "--standard-data", help="Run on EMBLAB_DATA's imdb-minilm and SciFact."),
         report: Optional[str] = typer.Option(None, "--report", help="Also write the HTML report into this folder."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo folder at --out."),
     ) -> None:
         """Every method (peers, sae, mcr2, ae) at 32-128 B on stdlib documentation (offline), then the verdict."""
-        run_demo(out, passages=passages, full=full, use_data=standard_data, quiet=quiet, report=report)
+        run_demo(out, passages=passages, full=full, use_data=standard_data, quiet=quiet, report=report,
+                 overwrite=overwrite)

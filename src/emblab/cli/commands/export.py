@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
         from ..._errors import InvalidParameterError
         from ...evaluation.tasks import get_task
         from ...scale.export import export_collection
-        from ._common import console, parse_sets, quiet_faiss_clustering_warnings
+        from ._common import console, parse_sets
 
         options: dict[str, Any] = parse_sets(sets)
         if from_bench is not None:
@@ -94,11 +94,9 @@ def register(app: typer.Typer) -> None:
             raise InvalidParameterError(f"--qdrant-url {qdrant_url}: expected http://host:port or https://host:port.")
         task_obj = get_task(task, **options) if options else get_task(task)
         err = console(stderr=True)
-        with quiet_faiss_clustering_warnings():
-            manifest = export_collection(model, task_obj, out, faiss=faiss, qdrant_path=qdrant_path,
-                                         qdrant_url=qdrant_url, collection=collection, qdrant_vectors=qdrant_vectors,
-                                         overwrite=overwrite, log=lambda line: err.print(line, markup=False,
-                                                                                          soft_wrap=True))
+        manifest = export_collection(model, task_obj, out, faiss=faiss, qdrant_path=qdrant_path,
+                                     qdrant_url=qdrant_url, collection=collection, qdrant_vectors=qdrant_vectors,
+                                     overwrite=overwrite, log=lambda line: err.print(line, markup=False, soft_wrap=True))
         c = console()
         c.print(f"exported {manifest['spec']} on {manifest['task']}: {manifest['n_items']} items, "
                 f"{manifest['bytes_per_vector']:g} B/vector -> {out}/", markup=False, soft_wrap=True)

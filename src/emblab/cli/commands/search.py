@@ -14,10 +14,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from ._common import OVERWRITE_HELP
+
     @app.command("search")
     def search_cmd(
         model_dir: str = typer.Argument(..., help="Artifact directory of the model that made the codes."),
-        codes: str = typer.Option(..., "--codes", "-c", help="Codes file written by `emblab encode`."),
+        codes: str = typer.Option(..., "--codes", "-c",
+                                  help="Codes file or chunked-encoding folder written by `emblab encode`."),
         queries: str = typer.Option(..., "--queries", "-q",
                                     help="Query vectors (.npy, .parquet) or texts (.txt, .jsonl, .csv, .tsv)."),
         encoder: Optional[str] = typer.Option(None, "--encoder", help="Model for text queries (default all-MiniLM-L6-v2)."),
@@ -25,36 +28,38 @@ def register(app: typer.Typer) -> None:
         mode: str = typer.Option("asymmetric", "--mode", "-m", help="asymmetric, symmetric or a native mode."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Write results: .npz (D, I) or .json."),
         show: int = typer.Option(3, "--show", min=0, help="Queries to print."),
+        overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     ) -> None:
         """Search the encoded collection with float queries; print and optionally save (D, I)."""
         import numpy as np
 
         from ..._errors import DataError
-        from ...codes import Codes
-        from ...io import atomic_save_npz, atomic_write_json
+        from ...io import atomic_save_npz, atomic_write_json, guard_output
         from ...pipeline import load_model
+        from ...scale.chunked import read_codes
         from ...search import search
-        from ._common import check_writable, console, load_matrix
+        from ._common import console, load_matrix
 
-        if out is not None and not out.endswith((".npz", ".json")):
-            raise DataError(f"--out {out}: use a .npz or .json file name.")
-        model = load_model(model_dir)
         if out is not None:
-            check_writable(out)
-        cb = Codes.load(codes)
+            if not out.endswith((".npz", ".json")):
+                raise DataError(f"--out {out}: use a .npz or .json file name.")
+            guard_output(out, "search", inputs=[model_dir, codes, queries], overwrite=overwrite)
+        model = load_model(model_dir)
+        cb = read_codes(codes)
         ids, xq = read_queries(queries, dim=model.n_features_in_, encoder=encoder)
         D, I = search(model, xq, cb, k=k, mode=mode)
         names = cb.item_ids(I)
         if out is not None:
             if out.endswith(".npz"):
-                atomic_save_npz(out, {"D": D, "I": I, **({"ids": names.astype(str)} if cb.ids is not None else {})})
+                atomic_save_npz(out, {"D": D, "I": I, **({"ids": names.astype(str)} if cb.ids is not None else {})},
+                                kind="search")
             else:
                 doc = {"model": model.to_spec(), "mode": mode, "k": int(I.shape[1]),
                        "query_ids": [x.item() if hasattr(x, "item") else x for x in ids],
                        "indices": I.tolist(), "scores": np.round(D.astype(float), 6).tolist()}
                 if cb.ids is not None:
                     doc["ids"] = names.tolist()
-                atomic_write_json(out, doc)
+                atomic_write_json(out, doc, kind="search")
         from rich.table import Table
 
         t = Table(title=f"top-{I.shape[1]} of {len(cb)} items, {mode} ({model.to_spec()})")
