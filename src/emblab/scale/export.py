@@ -105,7 +105,7 @@ def export_collection(model: Any, task: Any, out: str | Path, *, faiss: bool = T
                                     "method such as sae (use the dense default).")
     log(f"encoding {len(X)} items")
     t0 = time.perf_counter()
-    codes = fitted.encode(X).with_ids(ids if ids is not None else None)
+    codes = fitted.encode(X).with_ids(ids)
     encode_time = time.perf_counter() - t0
     mode, form = faiss_form(fitted)
     manifest: dict[str, Any] = {
