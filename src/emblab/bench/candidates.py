@@ -9,10 +9,11 @@ For every byte budget the candidates are
   as an explicit spec in :data:`SEED_RECIPES` (the one place to update when a benchmark finds a
   better one).
 
-``quick`` (the default) leaves out OPQ: its rotation training takes 150-700 s at 10k rows on a
-2-core CPU while PQ without the rotation is within +-0.01 of it (``benchmarks/results/peers.md``:
-SciFact nDCG@10 PQ64 0.640 vs OPQ64 0.646; IMDB Recall@10 PQ96 0.791 vs OPQ96 0.794); ``full`` adds
-OPQ and FastScan PQ.
+``quick`` (the default) leaves out OPQ, whose rotation training took 85-720 s per budget on the
+2-core CPU (``benchmarks/results/peers.md``, 5k-10k fit rows) against 5-50 s for PQ. What that
+costs, measured there: at 96-192 B PQ is within 0.003 of OPQ on both tasks; at 32 and 64 B it is
+0.006-0.018 below on SciFact nDCG@10 and 0.076-0.088 below on IMDB Recall@10. ``full`` adds OPQ
+and 4-bit FastScan PQ: use it when the small budgets decide.
 
 A candidate that cannot be fitted on the fit set at hand (fewer rows than its width, its
 clusters or its centroids need) is returned with the reason, so the run lists it instead of
