@@ -101,8 +101,11 @@ def register(app: typer.Typer) -> None:
         c.print(f"exported {manifest['spec']} on {manifest['task']}: {manifest['n_items']} items, "
                 f"{manifest['bytes_per_vector']:g} B/vector -> {out}/", markup=False, soft_wrap=True)
         fa = manifest["faiss"]
-        c.print(f"  FAISS: {'index.faiss, ' + fa['form'] + ' (scores as emblab mode ' + fa['mode'] + ')' if fa.get('mode') and faiss else 'none (' + fa.get('none', 'skipped with --no-faiss') + ')'}",
-                markup=False)
+        if fa.get("mode") and faiss:
+            line = f"index.faiss, {fa['form']} (scores as emblab mode {fa['mode']})"
+        else:
+            line = f"none ({fa.get('none', 'skipped with --no-faiss')})"
+        c.print(f"  FAISS: {line}", markup=False, soft_wrap=True)
         if manifest.get("qdrant"):
             q = manifest["qdrant"]
             c.print(f"  Qdrant: collection {q['collection']!r} at {q.get('url') or q.get('path')} ({q['vectors']} vectors, "
