@@ -17,7 +17,7 @@ from .style import family
 UNCOMPRESSED = ("float32", "uncompressed", "identity", "raw")
 #: metric keys in the order they are worth plotting; the first present is the "main" one
 METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r10@100", "recall@100",
-                   "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hitrate@10",
+                   "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hr@10", "hitrate@10",
                    "scifact_ndcg10", "ndcg@10_asym")
 _NON_METRIC = {"bytes_per_vector", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s", "dim", "k", "h",
                "m", "seed", "n", "d", "epochs", "budget", "compression_ratio", "n_seeds", "steps"}
@@ -339,3 +339,84 @@ def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
 
 
 RENDERERS["intrinsic_dimension"] = intrinsic_dimension_section
+
+
+# --- recommendation ------------------------------------------------------------------------------
+
+_RECSYS_METRICS = ("hr@10", "ndcg@10", "recall@10_last5")
+_BASELINE_ROWS = ("popularity", "random")
+
+
+def recsys_section(doc: dict[str, Any], source: str) -> Section:
+    """HR@10 (and Recall@10 last-5) against bytes per item vector, one line per method family and
+    coding, uncompressed / popularity / random as horizontal lines, the Pareto front dotted; tables
+    of the front, of the SAE against every peer at equal bytes, and of all rows."""
+    from ..bench.pareto import equal_bytes, label, pareto_front, sparse_vs_truncation
+
+    recs = _records(doc)
+    sec = Section(doc.get("title") or f"Recommendation: {source}", "recsys", source,
+                  intro="Collaborative item vectors compressed; users uncompressed; inner-product scores. "
+                        "Rows marked [dir+norm16] code the direction and store the norm as float16 (+2 B, "
+                        "counted); [raw] rows code the vectors themselves.")
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for i, r in enumerate(recs):
+        if "method" not in r or "bytes_per_vector" not in r:
+            raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
+        by_task.setdefault(str(r.get("task", "task")), []).append(r)
+    for task, rows in by_task.items():
+        ok = [r for r in rows if "error" not in r]
+        metrics = [m for m in _RECSYS_METRICS if any(isinstance(r.get(m), (int, float)) for r in ok)]
+        if not metrics:
+            raise SectionError(f"task {task}: no record carries {' or '.join(_RECSYS_METRICS)}")
+        for metric in [m for m in metrics if m != "ndcg@10"][:2]:
+            fig = LineFigure(f"{task}: {metric} vs bytes per item", "bytes per item vector (log scale)", metric,
+                             xlog=True)
+            lines: dict[str, Series] = {}
+            for r in ok:
+                val = r.get(metric)
+                if not isinstance(val, (int, float)):
+                    continue
+                if r.get("baseline") or r["method"] in _BASELINE_ROWS:
+                    fig.hlines[str(r.get("baseline") or r["method"])] = float(val)
+                elif r["method"] in UNCOMPRESSED:
+                    fig.hlines[f"uncompressed ({r['method']})"] = float(val)
+                else:
+                    fam = family(r["method"])
+                    name = f"{fam} [{r['variant']}]" if r.get("variant") else fam
+                    lines.setdefault(name, Series(name, [], [], style="--" if r.get("variant") == "raw" else "-",
+                                                  color_key=fam))
+                    lines[name].x.append(float(r["bytes_per_vector"]))
+                    lines[name].y.append(float(val))
+            front = pareto_front(ok, metric)
+            fig.series = sorted(lines.values(), key=lambda s: s.name)
+            if front:
+                fig.series.append(Series("Pareto front", [float(r["bytes_per_vector"]) for r in front],
+                                         [float(r[metric]) for r in front], style=":", color_key="uncompressed"))
+            sec.figures.append((f"{_slug(source)}_{_slug(task)}_{_slug(metric)}", fig))
+        main = metrics[0]
+        front = pareto_front(ok, main)
+        sec.tables.append(html_table(["bytes/item", "row on the Pareto front", main],
+                                     [[r["bytes_per_vector"], label(r), r[main]] for r in front],
+                                     f"{task}: Pareto front ({main})"))
+        pairs = equal_bytes(ok, main)
+        if pairs:
+            sec.tables.append(html_table(["bytes/item", "SAE row", f"SAE {main}", "peer at equal bytes",
+                                          f"peer {main}", "SAE - peer"],
+                                         [[p["bytes"], p["focus"], p["focus_value"], p["peer"], p["peer_value"],
+                                           p["delta"]] for p in pairs],
+                                         f"{task}: SAE against every peer at equal bytes ({main})"))
+            claim = sparse_vs_truncation(ok, main)
+            sec.tables.append(html_table(["pairs", "SAE wins", "SAE loses", "ties"],
+                                         [[claim["n"], claim["wins"], claim["losses"], claim["ties"]]],
+                                         f"{task}: 'sparse beats equal-size truncation' ({main}, PCA-ordered "
+                                         "and raw truncation at equal bytes)"))
+        body = [[label(r), r.get("bytes_per_vector")] + [r.get(m) for m in metrics] + [r.get("fit_time_s")]
+                for r in sorted(ok, key=lambda r: (float(r.get("bytes_per_vector") or 0), label(r)))]
+        sec.tables.append(html_table(["row", "bytes/item"] + metrics + ["fit s"], body, f"{task}: all rows"))
+        errs = [[r.get("method"), r.get("error")] for r in rows if "error" in r]
+        if errs:
+            sec.tables.append(html_table(["method", "error"], errs, f"{task}: rows that failed"))
+    return sec
+
+
+RENDERERS["recsys"] = recsys_section
