@@ -315,3 +315,12 @@ def test_recsys_report_section(tmp_path):
     assert any("SAE against every peer at equal bytes" in t for t in sec.tables)
     html = build_report([tmp_path / "recsys.json"], tmp_path / "rep").read_text()
     assert "Recommendation" in html and "could not be shown" not in html
+
+
+def test_users_factors_without_user_vectors_is_an_error(tmp_path):
+    inter = planted_interactions()
+    f = write_folder(tmp_path / "v", inter)
+    np.save(f / "item_vectors.npy", np.repeat(np.eye(6, dtype=np.float32), 10, axis=0))
+    (f / "items.txt").write_text("\n".join(inter.item_ids) + "\n")
+    with pytest.raises(DataError, match="users='factors' needs user vectors"):
+        get_task(f"recsys:{f}", users="factors").load()

@@ -96,17 +96,32 @@ def _f(v: Any) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def markdown_summary(records: list[dict[str, Any]], metric: str) -> str:
+def markdown_summary(records: list[dict[str, Any]], metric: str, dataset: dict[str, Any] | None = None) -> str:
     """Markdown for one task's records: reference ratios, Pareto front, SAE rows against their
-    equal-bytes peers, and the sparse-vs-truncation count."""
+    equal-bytes peers (with the SAE's model size beside the catalogue's), and the
+    sparse-vs-truncation count.
+
+    ``dataset`` (the task's entry of the document's ``dataset``) supplies the number of evaluated
+    users (for the binomial standard error of a hit rate) and of items (catalogue size).
+    """
+    import math
+
     ok = [r for r in records if "error" not in r]
     ref = {str(r.get("baseline") or r["method"]): r.get(metric) for r in ok
            if r.get("baseline") or r["method"] == "float32"}
+    ds = dataset or {}
+    n_users = ((ds.get("splits") or {}).get("last1") or {}).get("n_users_evaluated")
+    n_items = (ds.get("interactions") or {}).get("n_items")
     out = []
     if isinstance(ref.get("float32"), float) and ref.get("popularity"):
         out.append(f"Uncompressed {metric} {ref['float32']:.4f}; popularity {ref['popularity']:.4f} "
                    f"(uncompressed / popularity = {ref['float32'] / ref['popularity']:.2f}); random "
                    f"{_f(ref.get('random'))}.")
+        if n_users and metric.startswith("hr@"):
+            p = ref["float32"]
+            out.append(f"Over {n_users} users a hit rate near {p:.3f} has a binomial standard error of "
+                       f"{math.sqrt(p * (1 - p) / n_users):.4f}: rows closer than about twice that are not "
+                       "told apart by this data.")
     front = pareto_front(ok, metric)
     out += ["", f"Pareto front ({metric} vs bytes per item; no row has fewer bytes and a higher value):", "",
             "| bytes | row | " + metric + " |", "|---|---|---|"]
@@ -114,15 +129,20 @@ def markdown_summary(records: list[dict[str, Any]], metric: str) -> str:
     pairs = equal_bytes(ok, metric)
     if pairs:
         on_front = {label(r) for r in front}
-        out += ["", f"SAE rows against every peer at equal bytes ({metric}):", "",
-                "| bytes | SAE row | " + metric + " | peers beaten | best peer at equal bytes | its " + metric
-                + " | on front |", "|---|---|---|---|---|---|---|"]
+        f32 = next((r for r in ok if r["method"] == "float32"), None)
+        catalogue = n_items * float(f32["bytes_per_vector"]) if (n_items and f32) else None
+        model_of = {label(r): r.get("model_bytes") for r in ok}
+        out += ["", f"SAE rows against every peer at equal bytes ({metric}); model = the SAE's fitted state, "
+                    "beside the uncompressed float32 catalogue" + (f" ({catalogue / 1e6:.2f} MB)" if catalogue else "")
+                + ":", "", "| bytes | SAE row | " + metric + " | peers beaten | best peer at equal bytes | its "
+                + metric + " | on front | model MB |", "|---|---|---|---|---|---|---|---|"]
         for name in dict.fromkeys(p["focus"] for p in pairs):
             mine = [p for p in pairs if p["focus"] == name]
             best = max(mine, key=lambda p: p["peer_value"])
+            mb = f"{model_of[name] / 1e6:.2f}" if model_of.get(name) else "–"
             out.append(f"| {mine[0]['bytes']:g} | `{name}` | {mine[0]['focus_value']:.4f} | "
                        f"{sum(p['delta'] > 0 for p in mine)} of {len(mine)} | `{best['peer']}` | "
-                       f"{best['peer_value']:.4f} | {'yes' if name in on_front else 'no'} |")
+                       f"{best['peer_value']:.4f} | {'yes' if name in on_front else 'no'} | {mb} |")
         claim = sparse_vs_truncation(ok, metric)
         out += ["", f"The paper's claim, sparse codes beat equal-size truncation (PCA-ordered `pca:dim=p` and "
                     f"raw `trunc:dim=p`, both codings): the SAE wins {claim['wins']} of {claim['n']} equal-bytes "

@@ -332,7 +332,10 @@ def markdown_table(doc: dict) -> str:
         if doc.get("kind") == "recsys":
             from .pareto import markdown_summary
 
-            lines += [markdown_summary([r for r in doc["records"] if r.get("task") == task], "hr@10"), ""]
+            for metric in ("hr@10", "recall@10_last5"):
+                lines += [f"### {task}: {metric}", "",
+                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
+                                           (doc.get("dataset") or {}).get(task)), ""]
     m = env.get("machine", {})
     pk = env.get("packages", {})
     lines += ["## Environment", "",

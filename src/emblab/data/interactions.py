@@ -81,11 +81,6 @@ class Interactions:
         it = self.items[order]
         return [it[bounds[u]:bounds[u + 1]] for u in range(self.n_users)]
 
-    def weight_of(self) -> dict[tuple[int, int], float]:
-        """(user, item) -> weight (1.0 without a weight column)."""
-        w = np.ones(len(self.users), np.float32) if self.weights is None else self.weights
-        return {(int(u), int(i)): float(x) for u, i, x in zip(self.users, self.items, w)}
-
     def content_hash(self) -> str:
         """sha256 over the index arrays, timestamps and weights (the cache key of learned factors)."""
         import hashlib
@@ -135,7 +130,7 @@ def _header(path: Path, fields: list[str] | None) -> list[str]:
     if not fields:
         raise DataError(f"{path}: the file is empty; the first line must be a header naming user and item.")
     cols = [f.strip().lower() for f in fields]
-    unknown = [c for c, raw in zip(cols, fields) if c not in COLUMNS]
+    unknown = [c for c in cols if c not in COLUMNS]
     if unknown:
         raise DataError(f"{path}: unknown column {unknown[0]!r} in the header; allowed columns are "
                         f"{', '.join(COLUMNS)} (rename a rating column to weight, or drop it).")
@@ -172,7 +167,7 @@ def read_interactions(folder: str | os.PathLike, *, item_ids: list[str] | None =
     from ..io import sha256_file
 
     pairs: dict[tuple[str, str], list[float]] = {}
-    with open(path, encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8-sig", newline="") as fh:  # -sig: spreadsheet exports start with a BOM
         reader = csv.reader(fh, delimiter="\t" if path.suffix == ".tsv" else ",")
         cols = _header(path, next(reader, None))
         iu, ii = cols.index("user"), cols.index("item")

@@ -116,7 +116,10 @@ class RecsysTask(Task):
             V, U_all = learned.item_factors, learned.user_factors[split.users]
             info.update({"cf": learned.spec, "cf_fit_time_s": learned.fit_time_s, "cf_cached": learned.cached,
                          "cf_validation": learned.tuning})
-        if mode == "mean" or (mode is None and U_all is None):
+        if mode == "factors" and U_all is None:
+            raise DataError("users='factors' needs user vectors: add user_vectors.npy and users.txt to the folder, "
+                            "or use users='mean' (mean of each user's training items).")
+        if mode == "mean" or U_all is None:
             U_all = np.stack([V[h].mean(0) for h in split.histories]).astype(np.float32)
             mode = "mean"
         info["users"] = mode or "factors"
