@@ -25,8 +25,8 @@ browser:
 	  || echo "chromium could not be installed: browser tests will be skipped"; }
 
 demo: env browser
-	$(BIN)/emblab demo --out runs/demo
-	$(BIN)/emblab report runs/demo benchmarks/results --out report --title "emblab demo report"
+	$(BIN)/emblab demo --out runs/demo --overwrite
+	$(BIN)/emblab report runs/demo benchmarks/results --out report --title "emblab demo report" --overwrite
 	@echo "report: $$(pwd)/report/index.html"
 
 test: env browser

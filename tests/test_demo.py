@@ -40,7 +40,7 @@ def test_run_demo_on_tiny_vectors(tmp_path, capsys):
     ok = [r for r in saved["records"] if "error" not in r]
     assert {r["task"] for r in ok} == {"knn_fidelity/stdlib-minilm"}
     assert any(r["method"] == "float32" and r["recall@10_asym"] == 1.0 for r in ok)
-    assert any(r["method"] == "pca:dim=4,store=int8" for r in ok)
+    assert any(r["method"] == "pca:dim=4,store=int8,whiten=false" for r in ok)
     assert "knn_fidelity/stdlib-minilm" not in list_tasks()   # the temporary task is unregistered
     assert "knn_fidelity/stdlib-minilm" in capsys.readouterr().out
 
@@ -52,4 +52,4 @@ def test_run_demo_embeds_real_stdlib_passages(tmp_path, monkeypatch):
     doc = run_demo(str(tmp_path / "demo"), passages=120, budgets=[32, 384], methods=["pca:dim=16", "int8"],
                    quiet=True)
     rec = {r["method"]: r for r in doc["records"]}
-    assert rec["int8"]["recall@10_asym"] > 0.9
+    assert rec["int8:calib=minmax"]["recall@10_asym"] > 0.9

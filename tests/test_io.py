@@ -190,3 +190,62 @@ def test_load_npy_errors(tmp_path):
         load_npy(tmp_path / "t.npy")
     np.testing.assert_array_equal(load_npy(tmp_path / "ok.npy"), np.arange(10.0))
     assert len(sha256_file(tmp_path / "ok.npy")) == 64
+
+
+def test_guard_output_states_and_refusals(saved_pca, tmp_path):
+    from emblab.io import guard_output, output_kind
+
+    _, path, _ = saved_pca
+    assert output_kind(path) == "model"
+    assert guard_output(tmp_path / "new", "model") == "new"
+    assert guard_output(path, "model", overwrite=True) == "replace"
+    assert guard_output(path, "model", resume=True) == "resume"
+    with pytest.raises(DataError, match="--overwrite"):
+        guard_output(path, "model")
+    with pytest.raises(DataError, match="holds an emblab model directory, not a report folder"):
+        guard_output(path, "report", overwrite=True)
+    (tmp_path / "mine.txt").write_text("x")
+    with pytest.raises(DataError, match="not an emblab"):
+        guard_output(tmp_path / "mine.txt", "codes", overwrite=True)
+    with pytest.raises(DataError, match="is the input"):
+        guard_output(tmp_path / "mine.txt", "codes", inputs=[tmp_path / "mine.txt"])
+    with pytest.raises(DataError, match="lies inside the input"):
+        guard_output(path / "sub", "model", inputs=[path])
+    with pytest.raises(DataError, match="holds the input"):
+        guard_output(tmp_path, "model", inputs=[path / "config.json"], overwrite=True)
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        guard_output(tmp_path / "mine.txt" / "out", "model")
+    with pytest.raises(DataError, match="not a new output"):
+        guard_output(".", "model")
+    assert _siblings(tmp_path) == ["mine.txt", "pca"]
+
+
+def test_replacing_a_folder_is_one_exchange_and_marks_it(tmp_path):
+    from emblab.io import OUTPUT_MARKER, atomic_path, output_kind
+
+    for text in ("old", "new"):
+        with atomic_path(tmp_path / "rep", is_dir=True, kind="report") as tmp:
+            (tmp / "index.html").write_text(text)
+    assert (tmp_path / "rep" / "index.html").read_text() == "new"
+    assert output_kind(tmp_path / "rep") == "report" and (tmp_path / "rep" / OUTPUT_MARKER).exists()
+    assert _siblings(tmp_path) == ["rep"]
+    with pytest.raises(DataError, match="holds|not an emblab"):
+        with atomic_path(tmp_path / "rep", is_dir=True, kind="bench"):
+            pass
+    assert _siblings(tmp_path) == ["rep"] and (tmp_path / "rep" / "index.html").read_text() == "new"
+
+
+def test_older_outputs_are_recognised_by_content(tmp_path):
+    from emblab.io import output_kind
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "index.html").write_text("<html><p>Generated ... no model was re-run.</p></html>")
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "bench.json").write_text(json.dumps({"schema": "emblab.results/1", "kind": "compression"}))
+    (bench / "bench.md").write_text("| table |")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "bench.json").write_text("{}")
+    assert [output_kind(p) for p in (report, bench, plain, tmp_path / "missing")] == ["report", "bench", None, None]

@@ -239,7 +239,8 @@ def test_cli_bench_on_interactions_folder(tmp_path, capsys):
     assert len(pop) == 1 and pop[0]["baseline"] == "popularity"
     scored = [r for r in recs if "error" not in r]
     assert all("hr@10" in r and "ndcg@10" in r and "recall@10_last5" in r for r in scored)
-    assert {r.get("variant") for r in scored if r["method"] == "pca:dim=8"} == {"dir+norm16", "raw"}
+    assert {r.get("variant") for r in scored if r.get("spec") == "pca:dim=8"} == {"dir+norm16", "raw"}
+    assert {r["method"] for r in scored if r.get("spec") == "pca:dim=8"} == {"pca:dim=8,store=f16,whiten=false"}
     # a 60-item catalogue cannot train 256 PQ centroids: one-line error rows, the rest still runs
     assert any(r["method"].startswith("faiss:PQ") and "error" in r for r in recs)
     assert "Pareto front" in (out / "bench.md").read_text()

@@ -103,11 +103,11 @@ class BaseCompressor:
         """Check constraints; subclasses may add cross-parameter checks (call super)."""
         validate_params(self, self._parameter_constraints)
 
-    def to_spec(self) -> str:
-        """Canonical spec string (sorted keys, defaults omitted); see :mod:`emblab.registry`."""
+    def to_spec(self, full: bool = False) -> str:
+        """Canonical spec string (sorted keys; defaults omitted unless ``full``); see :mod:`emblab.registry`."""
         from .registry import to_spec
 
-        return to_spec(self)
+        return to_spec(self, full)
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()
@@ -152,7 +152,7 @@ class BaseCompressor:
         """Encode ``X`` (n, d) into :class:`~emblab.codes.Codes` with one row per input."""
         X = self._check_X(X)
         codes = self._encode(X)
-        codes.method = self.to_spec()
+        codes.method = self.to_spec(full=True)
         codes.model_fingerprint = self.fingerprint
         return codes
 
@@ -164,7 +164,7 @@ class BaseCompressor:
 
     def float_codes(self, Z: np.ndarray) -> Codes:
         """Wrap float vectors (n, p) as this model's ``float`` codes (used by pipelines)."""
-        return Codes({"codes": np.asarray(Z, dtype=np.float32)}, "float", self.to_spec(), self.fingerprint)
+        return Codes({"codes": np.asarray(Z, dtype=np.float32)}, "float", self.to_spec(full=True), self.fingerprint)
 
     def check_codes(self, codes: Codes) -> None:
         """Raise :class:`ArtifactError` if ``codes`` were produced by a different model."""
@@ -258,6 +258,11 @@ class BaseCompressor:
             obj = cls(**params)
         except TypeError as exc:
             raise ArtifactError(f"{path}/config.json: parameters do not match {cls.__name__} ({exc}).") from exc
+        try:  # the same checks as fit: an edited config.json must not load as `pca:dim=abc`
+            obj._validate_params()
+        except InvalidParameterError as exc:
+            raise ArtifactError(f"{path}/config.json: {str(exc).rstrip('.')}; re-fit the model or restore the "
+                                "original config.json.") from exc
         tensors = read_tensors(path, cfg)
         fitted = cfg.get("fitted") or {}
         if "n_features_in_" not in fitted:

@@ -132,32 +132,84 @@ class Codes:
                 "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in self.arrays.items()}}
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write an ``.npz`` file atomically (no pickle)."""
+        """Write an ``.npz`` file atomically (no pickle).
+
+        An existing codes file at ``path`` is replaced; any other existing file or folder is
+        refused (:class:`DataError`) and left untouched.
+        """
         head = np.frombuffer(json.dumps(self.header()).encode("utf-8"), dtype=np.uint8)
-        atomic_save_npz(path, {**self.arrays, _META_KEY: head})
+        atomic_save_npz(path, {**self.arrays, _META_KEY: head}, kind="codes")
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> "Codes":
-        """Read a codes file written by :meth:`save`, checking its header against its arrays."""
+        """Read a codes file written by :meth:`save`, checking its header against its arrays.
+
+        Raises
+        ------
+        DataError
+            The file does not exist.
+        ArtifactError
+            Empty, truncated or corrupt file, a plain array, a folder, or a header that does not
+            describe the arrays (one line that says to re-encode).
+        """
         path = Path(path)
         if not path.exists():
             raise DataError(f"{path}: codes file not found; create it with `emblab encode`.")
+        if path.is_dir():
+            raise ArtifactError(f"{path}: is a folder; read a chunked encoding with "
+                                "emblab.scale.chunked.read_codes (the CLI does this for you).")
         if path.stat().st_size == 0:
             raise ArtifactError(f"{path}: codes file is empty; re-encode.")
         try:
-            with np.load(path, allow_pickle=False) as npz:
+            loaded = np.load(path, allow_pickle=False)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            raise ArtifactError(f"{path}: corrupt or truncated codes file ({_one_line(exc)}); re-encode.") from exc
+        if isinstance(loaded, np.ndarray):
+            raise ArtifactError(f"{path}: is a plain array, not an emblab codes file; make codes with "
+                                f"`emblab encode MODEL --data {path} --out codes.npz`.")
+        try:
+            with loaded as npz:
                 if _META_KEY not in npz.files:
                     raise ArtifactError(f"{path}: not an emblab codes file (no header); re-encode.")
                 head = json.loads(bytes(npz[_META_KEY]).decode("utf-8"))
                 arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
         except ArtifactError:
             raise
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"{path}: corrupt or truncated codes file ({exc}); re-encode.") from exc
-        if head.get("format_version", 0) > CODES_FORMAT_VERSION:
-            raise ArtifactError(f"{path}: codes format {head.get('format_version')} is newer than this emblab; upgrade.")
-        for k, spec in head.get("arrays", {}).items():
-            if k not in arrays or list(arrays[k].shape) != spec["shape"]:
-                raise ArtifactError(f"{path}: array {k!r} does not match the header; re-encode.")
-        return cls(arrays, head["layout"], head.get("method", ""), head.get("model_fingerprint"),
-                   head.get("meta", {}))
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
+            raise ArtifactError(f"{path}: corrupt or truncated codes file ({_one_line(exc)}); re-encode.") from exc
+        _check_header(path, head, arrays)
+        return cls(arrays, head["layout"], head.get("method") or "", head.get("model_fingerprint"),
+                   head.get("meta") or {})
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _check_header(path: Path, head: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Raise :class:`ArtifactError` unless ``head`` is a codes header that describes ``arrays``."""
+    def bad(what: str) -> ArtifactError:
+        return ArtifactError(f"{path}: codes header {what}; the file is damaged or not from emblab: re-encode.")
+
+    if not isinstance(head, dict):
+        raise bad(f"is a JSON {type(head).__name__}, not an object")
+    version = head.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad(f"has format_version {version!r}, not an integer")
+    if version > CODES_FORMAT_VERSION:
+        raise ArtifactError(f"{path}: codes format {version} is newer than this emblab; upgrade.")
+    if head.get("layout") not in LAYOUTS:
+        raise bad(f"has layout {head.get('layout')!r}, not one of {', '.join(LAYOUTS)}")
+    if not isinstance(head.get("method", ""), str) or not isinstance(head.get("meta", {}), (dict, type(None))):
+        raise bad("has a method or meta of the wrong type")
+    fingerprint = head.get("model_fingerprint")
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise bad("has a model_fingerprint that is not a string")
+    specs = head.get("arrays", {})
+    if not isinstance(specs, dict):
+        raise bad("lists its arrays in the wrong form")
+    for k, spec in specs.items():
+        if not isinstance(spec, dict) or k not in arrays or list(arrays[k].shape) != spec.get("shape"):
+            raise ArtifactError(f"{path}: array {k!r} does not match the header; re-encode.")
+    if not arrays:
+        raise bad("describes no arrays")

@@ -27,7 +27,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._errors import DataError, InvalidParameterError
-from .io import atomic_path, atomic_save_npy, atomic_write_json
+from .io import (atomic_path, atomic_save_npy, atomic_write_json, guard_output, make_output_dir, output_kind,
+                 write_sidecar)
 
 __all__ = ["DEFAULT_MODEL", "TextEncoder", "resolve_model", "embed_to_file", "embed_texts_cached",
            "read_texts", "texts_sha256"]
@@ -276,7 +277,11 @@ def embed_to_file(
     Finished chunks are kept in ``<out>.parts/`` (``chunk_000000.npy`` ... plus
     ``manifest.json``); a rerun with the same texts, model and chunk size skips them. The final
     file is written atomically and the parts folder is removed. For ``.npy``, ids (if given)
-    go to a sidecar ``<stem>.ids.json``.
+    go to a sidecar ``<stem>.ids.json``, and ``<out>.emblab.json`` records what wrote the file
+    (model, rows, size: how emblab recognises it as its own). A parquet output carries the same
+    facts in its schema metadata. An existing ``out_path`` that emblab did not write is refused.
+    Empty or whitespace-only texts (which all get one and the same vector) are counted in one
+    warning.
 
     Parameters
     ----------
@@ -314,6 +319,13 @@ def embed_to_file(
         raise DataError(f"{len(ids)} ids for {len(texts)} texts; give one id per text.")
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise InvalidParameterError(f"The 'chunk_size' parameter must be an int >= 1; got {chunk_size!r}.")
+    guard_output(out, "embeddings", overwrite=True)   # never replace a file emblab did not write
+    n_blank = sum(1 for t in texts if not t.strip())
+    if n_blank:
+        import warnings
+
+        warnings.warn(f"{n_blank} of {len(texts)} texts are empty or whitespace only; they all get the same "
+                      "vector (drop them from the input if that is not wanted).", UserWarning, stacklevel=2)
     encoder = encoder or TextEncoder(model, device=device, batch_size=batch_size)
     parts = out.with_name(out.name + ".parts")
     manifest = {"version": MANIFEST_VERSION, "model": encoder.config_id, "n": len(texts),
@@ -344,12 +356,14 @@ def embed_to_file(
     if X.shape[0] != len(texts):
         raise DataError(f"{parts}: chunks hold {X.shape[0]} rows for {len(texts)} texts; delete the folder and rerun.")
     row_ids = list(ids) if ids is not None else list(range(len(texts)))
+    facts = {"model": encoder.config_id, "n": int(X.shape[0]), "dim": int(X.shape[1]), "dtype": dtype}
     if fmt == "npy":
-        atomic_save_npy(out, X)
+        atomic_save_npy(out, X, kind="embeddings")
+        write_sidecar(out, "embeddings", **facts)
         if ids is not None:
             atomic_write_json(out.with_name(out.stem + ".ids.json"), [_jsonable(i) for i in row_ids])
     else:
-        _write_parquet(out, row_ids, X)
+        _write_parquet(out, row_ids, X, facts)
     shutil.rmtree(parts, ignore_errors=True)
     return out
 
@@ -369,17 +383,28 @@ def _open_parts(parts: Path, manifest: dict) -> set[int]:
         if {k: old.get(k) for k in manifest} == manifest:
             return {c for c in old.get("done", []) if (parts / f"chunk_{c:06d}.npy").exists()}
     if parts.exists():
-        # Different texts/model/chunking: the old chunks are useless, start over.
+        if output_kind(parts) != "embed-parts" and not _old_parts_folder(parts):
+            raise DataError(f"{parts}: exists and is not an emblab embedding parts folder; it was left untouched: "
+                            "move it away or choose another output path.")
+        # Different texts/model/chunking: the old chunks (ours) are useless, start over.
         shutil.rmtree(parts)
-    try:
-        parts.mkdir(parents=True)
-    except OSError as exc:
-        raise DataError(f"cannot create {parts} ({exc.strerror}); choose a writable output path.") from exc
+    make_output_dir(parts, "embed-parts")
     atomic_write_json(mpath, {**manifest, "done": []})
     return set()
 
 
-def _write_parquet(out: Path, ids: list, X: np.ndarray) -> None:
+def _old_parts_folder(parts: Path) -> bool:
+    """A parts folder of emblab 0.1.0 (no marker): a manifest with our keys, chunk files only."""
+    try:
+        old = json.loads((parts / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return (isinstance(old, dict) and {"version", "texts_sha256", "chunk_size"} <= set(old)
+            and all(p.name == "manifest.json" or re.fullmatch(r"chunk_\d{6}\.npy(\.tmp-\w+)?", p.name)
+                    for p in parts.iterdir()))
+
+
+def _write_parquet(out: Path, ids: list, X: np.ndarray, facts: dict[str, Any]) -> None:
     from ._deps import require
 
     pa = require("pyarrow", "Parquet output")
@@ -390,8 +415,9 @@ def _write_parquet(out: Path, ids: list, X: np.ndarray) -> None:
         id_arr = pa.array([str(i) for i in ids], type=pa.string())
     flat = pa.array(X.reshape(-1), type=pa.float16() if X.dtype == np.float16 else pa.float32())
     vec = pa.FixedSizeListArray.from_arrays(flat, X.shape[1])
-    table = pa.table({"id": id_arr, "embedding": vec})
-    with atomic_path(out) as tmp:
+    table = pa.table({"id": id_arr, "embedding": vec}).replace_schema_metadata(
+        {"emblab_output": "embeddings", "emblab_facts": json.dumps(facts)})
+    with atomic_path(out, kind="embeddings") as tmp:
         pq.write_table(table, tmp)
 
 

@@ -95,7 +95,7 @@ class Pipeline(BaseCompressor):
         from .io import utc_now
 
         check_is_fitted(self)
-        with atomic_path(path, is_dir=True) as tmp:
+        with atomic_path(path, is_dir=True, kind="model") as tmp:
             names = []
             for i, s in enumerate(self.stages):
                 sub = f"{i}_{s.method}"
@@ -119,8 +119,21 @@ class Pipeline(BaseCompressor):
             raise ArtifactError(f"{pj}: missing; this is not a pipeline artifact.") from exc
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ArtifactError(f"{pj}: corrupt pipeline description ({exc}); re-save the model.") from exc
-        stages = [get_method(m["method"]).load(path / m["path"]) for m in stages_meta]
+        if not isinstance(stages_meta, list) or not stages_meta or not all(
+                isinstance(m, dict) and isinstance(m.get("method"), str) and isinstance(m.get("path"), str)
+                and "/" not in m["path"] and m["path"] not in (".", "..") for m in stages_meta):
+            raise ArtifactError(f"{pj}: 'stages' must list {{method, path}} entries of stage folders; "
+                                "re-fit the model or restore the original.")
+        try:
+            methods = [get_method(m["method"]) for m in stages_meta]
+        except InvalidParameterError as exc:
+            raise ArtifactError(f"{pj}: {exc}") from exc
+        stages = [m.load(path / meta["path"]) for m, meta in zip(methods, stages_meta)]
         obj = cls(stages)
+        try:
+            obj._validate_params()
+        except InvalidParameterError as exc:
+            raise ArtifactError(f"{pj}: {str(exc).rstrip('.')}; re-fit the model.") from exc
         obj.n_features_in_ = stages[0].n_features_in_
         obj.train_data_ = meta.get("train_data")
         obj._fingerprint_cache = None

@@ -101,6 +101,27 @@ def check_specs(specs: Sequence[str]) -> None:
             build(s)
 
 
+def full_spec(spec: str) -> str:
+    """The full resolved spec of ``spec`` (every parameter); uncompressed names stay as they are."""
+    from ..evaluation.tasks.base import UNCOMPRESSED, is_uncompressed
+    from ..registry import resolve_spec
+
+    return UNCOMPRESSED if is_uncompressed(spec) else resolve_spec(spec)
+
+
+def distinct_specs(specs: Iterable[str]) -> list[str]:
+    """``specs`` without the ones that build the same compressor as an earlier one
+    (``pca`` and ``pca:dim=64``), in their first order."""
+    seen: set[str] = set()
+    out = []
+    for s in specs:
+        full = full_spec(s)
+        if full not in seen:
+            seen.add(full)
+            out.append(s)
+    return out
+
+
 def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
     if res.extra.get("variant"):  # one spec scored several ways (e.g. recsys codings): the row's label
@@ -188,13 +209,10 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         task.load()
         if fit_rows is not None:
             _limit_fit_rows(task, fit_rows)
-    if out_dir is not None:
-        from .._errors import DataError
-        from ..io import _check_parent_writable
+    if out_dir is not None:  # fail before the long run: unwritable, or a file there that is not ours
+        from ..io import guard_output
 
-        _check_parent_writable(Path(out_dir) / f"{name}.json")
-        if not os.access(Path(out_dir), os.W_OK):
-            raise DataError(f"output folder {out_dir} is not writable; choose another --out.")
+        guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
         d = task.fit_data().shape[1]
         if callable(methods):
@@ -202,6 +220,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
             check_specs(specs)
         else:
             specs = list(methods) if methods is not None else [s for _, s in peer_specs_for_budgets(d, budgets or ())]
+        specs = distinct_specs(specs)
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
         for res in [baseline] + task.reference_results():
@@ -216,7 +235,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
             try:
                 results = task.evaluate_all(spec)
             except EmblabError as exc:
-                results = [{"task": task.name, "method": spec,
+                results = [{"task": task.name, "method": full_spec(spec),
                             "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
             wall = time.perf_counter() - t0
             for res in results:
@@ -284,8 +303,17 @@ HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100
 
 
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one task's table, sorted by bytes/vector then main score (descending)."""
-    recs = [r for r in doc["records"] if r.get("task") == task]
+    """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
+
+    The method column is the record's spec as stored (runs write the full resolved spec), with its
+    variant in brackets; a record repeating an earlier (task, method, variant) is not shown twice.
+    """
+    recs, seen = [], set()
+    for r in doc["records"]:
+        key = (r.get("method"), r.get("variant"))
+        if r.get("task") == task and key not in seen:
+            seen.add(key)
+            recs.append(r)
     cols = _metric_columns(recs, task)
     if headline:
         cols = [c for c in cols if c in HEADLINE] or cols[:4]
@@ -369,6 +397,6 @@ def rich_tables(doc: dict) -> list[Any]:
 def write_outputs(doc: dict, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
     """Write ``<name>.json`` and ``<name>.md`` into ``out_dir`` atomically."""
     out = Path(out_dir)
-    atomic_write_json(out / f"{name}.json", doc)
+    atomic_write_json(out / f"{name}.json", doc, kind="results")
     atomic_write_text(out / f"{name}.md", markdown_table(doc))
     return out / f"{name}.json", out / f"{name}.md"

@@ -55,6 +55,7 @@ from .._errors import FitError, InvalidParameterError
 from .._validation import Interval, Predicate, l2_normalize
 from ..base import BaseCompressor
 from ..codes import Codes
+from ..faiss_log import quiet_clustering_warnings
 from ..registry import register
 
 _FAISS_DEFAULT_SEED = 1234
@@ -134,7 +135,8 @@ class FaissCodec(BaseCompressor):
         try:
             if single:
                 faiss.omp_set_num_threads(1)
-            index.train(X)
+            with quiet_clustering_warnings():
+                index.train(X)
             index.sa_encode(X[:1])
         except RuntimeError as exc:
             raise FitError(f"FAISS {factory!r} failed to train on {X.shape[0]} x {d} data: {_one_line(exc)}") from exc

@@ -131,7 +131,7 @@ def results_document(kind: str, records: list[dict[str, Any]], *, command: str |
 def write_results(path: str | os.PathLike, kind: str, records: list[dict[str, Any]], **kw: Any) -> dict[str, Any]:
     """Build a results document and write it atomically; returns the document."""
     doc = results_document(kind, records, **kw)
-    atomic_write_json(path, doc)
+    atomic_write_json(path, doc, kind="results")
     return doc
 
 

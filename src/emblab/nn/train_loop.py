@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._deps import require, torch_device
-from .._errors import FitError, InvalidParameterError
+from .._errors import ArtifactError, FitError, InvalidParameterError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -145,6 +145,7 @@ def fit_module(
     after_step: Callable[[Any], None] | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
     select_from_epoch: int = 0,
+    restore_best: bool = True,
     extra_state: Callable[[], dict[str, Any]] | None = None,
     restore_extra_state: Callable[[dict[str, Any]], None] | None = None,
     optimizer: Any = None,
@@ -170,7 +171,10 @@ def fit_module(
     on_epoch_start : callable(epoch), optional
         E.g. k annealing; must be a pure function of the epoch so resumed runs match.
     select_from_epoch : int
-        Only epochs >= this may become the best (restored) state.
+        Only epochs >= this may become the best state; early stopping counts patience from there.
+    restore_best : bool
+        Load the best state at the end (True) or keep the last epoch's weights (False). Early
+        stopping works the same either way.
     extra_state, restore_extra_state : callables, optional
         Extra JSON/tensor state to keep in checkpoints (e.g. dead-latent counters).
     optimizer : torch.optim.Optimizer, optional
@@ -223,7 +227,13 @@ def fit_module(
     start_epoch = 0
     ckpt_path = Path(cfg.checkpoint_dir) / CHECKPOINT_NAME if cfg.checkpoint_dir else None
     if ckpt_path is not None and ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        try:
+            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/UnpicklingError/EOFError for damage
+            raise ArtifactError(f"{ckpt_path}: unreadable training checkpoint ({' '.join(str(exc).split())[:160]}); "
+                                "delete it to start the fit over.") from exc
+        if not isinstance(ck, dict):
+            raise ArtifactError(f"{ckpt_path}: not an emblab training checkpoint; delete it to start the fit over.")
         if ck.get("config_fingerprint") == cfg.fingerprint() and ck.get("n") == int(n):
             module.load_state_dict(ck["module"])
             optimizer.load_state_dict(ck["optimizer"])
@@ -292,7 +302,8 @@ def fit_module(
             hist.val_loss.append(vl)
             if epoch >= select_from_epoch and vl < hist.best_val:
                 hist.best_val, hist.best_epoch = vl, epoch
-                best_state = copy.deepcopy({k: v.detach().clone() for k, v in module.state_dict().items()})
+                if restore_best:
+                    best_state = copy.deepcopy({k: v.detach().clone() for k, v in module.state_dict().items()})
             elif (cfg.patience and epoch >= select_from_epoch
                   and epoch - max(hist.best_epoch, select_from_epoch - 1) >= cfg.patience):
                 stopped = True

@@ -104,7 +104,7 @@ def build_report(paths: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
     """Write ``out_dir/index.html`` (self-contained) and one PNG per figure; returns the HTML path."""
     sections = render_sections(paths)
     out_dir = Path(out_dir)
-    with atomic_path(out_dir, is_dir=True) as tmp:
+    with atomic_path(out_dir, is_dir=True, kind="report") as tmp:
         parts = [f"<h1>{html.escape(title)}</h1>",
                  f"<p>Generated {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC from results files "
                  "only; no model was re-run. Each section says where its numbers came from.</p>"]

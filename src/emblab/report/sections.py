@@ -190,6 +190,10 @@ RENDERERS: dict[str, Callable[[dict[str, Any], str], Section]] = {
 # --- corrector ---------------------------------------------------------------------------------
 
 def _passes(point: dict[str, Any]) -> float:
+    """Total compute of a curve point in target-encoder forward equivalents (loss encodes x3,
+    refresh encodes, every row through h); older records without it: loss + refresh encodes."""
+    if point.get("total_g_equiv") is not None:
+        return float(point["total_g_equiv"])
     return float(point.get("loss_encodes", 0) or 0) + float(point.get("refresh_encodes", 0) or 0)
 
 
@@ -198,8 +202,8 @@ def corrector_section(doc: dict[str, Any], source: str) -> Section:
     recs = _records(doc)
     metric = str(doc.get("curve_metric", "val/recall@10"))
     sec = Section(doc.get("title") or f"Corrector networks: {source}", "corrector", source)
-    q = LineFigure(f"{source}: {metric} vs target-encoder passes", "target-encoder forward passes (log scale)",
-                   metric, xlog=True, xlog_base=10)
+    q = LineFigure(f"{source}: {metric} vs total compute", "total compute, target-encoder forward equivalents "
+                   "(loss + refresh encodes + corrector h; log scale)", metric, xlog=True, xlog_base=10)
     drift = LineFigure(f"{source}: drift of cached embeddings", "training step",
                        "mean cos(cached, fresh)")
     overlap = LineFigure(f"{source}: top-10 overlap, approximate vs fresh ranking", "training step", "overlap@10")
@@ -239,7 +243,8 @@ def corrector_section(doc: dict[str, Any], source: str) -> Section:
     summary = doc.get("summary")
     if isinstance(summary, list) and summary and isinstance(summary[0], dict):
         cols = [c for c in ("label", "recall@10", "recall@10_std", "ndcg@10", "recall@100", "refresh_encodes",
-                            "loss_encodes", "n_seeds") if c in summary[0]]
+                            "h_g_equiv", "maintenance_g_equiv", "loss_encodes", "total_g_equiv", "n_seeds")
+                if c in summary[0]]
         sec.tables.append(html_table(cols, [[s.get(c) for c in cols] for s in summary],
                                      f"{source}: final test metrics and target-encoder passes"))
     headline = doc.get("headline")

@@ -50,8 +50,7 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict, meta: dict[str, An
     from safetensors.torch import save_file
 
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items() if v is not None}
-    with atomic_path(folder, is_dir=True) as tmp:
-        tmp.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder, is_dir=True, kind="checkpoint") as tmp:
         save_file(flat, str(tmp / TENSORS))
         (tmp / META).write_text(json.dumps(meta, default=_json_default), encoding="utf-8")
 

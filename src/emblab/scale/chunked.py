@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ArtifactError, DataError
+from .._errors import ArtifactError, DataError, InvalidParameterError
 from ..codes import Codes
 from ..io import atomic_save_npy, atomic_write_json
 from .sources import iter_chunks, source_signature
@@ -50,9 +50,10 @@ def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.P
     input_path : path-like
         ``.npy`` (memory-mapped) or parquet file/folder.
     out_dir : path-like
-        Output folder (created).
+        Output folder: created (with its manifest) once the input has been checked, or an
+        earlier run of this function to resume. Any other existing path is refused.
     chunk_rows : int
-        Rows per chunk.
+        Rows per chunk (>= 1).
     resume : bool
         Skip chunks already recorded in the manifest (same model, input and chunking).
 
@@ -65,24 +66,65 @@ def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.P
     ------
     ArtifactError
         ``out_dir`` holds a run of another model or input and ``resume`` is set.
+    DataError
+        Bad input (nothing is created), or ``out_dir`` exists and is not a chunked encoding.
+
+    Notes
+    -----
+    If the run fails or is interrupted before its first chunk is written, a folder this call
+    created is removed again: nothing is left half-written.
     """
+    from ..io import guard_output, make_output_dir
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise InvalidParameterError(f"chunk_rows must be an int >= 1; got {chunk_rows!r}.")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.tmp-*"):  # leftovers of a killed write
-        stale.unlink(missing_ok=True)
     signature = source_signature(input_path)
-    head = {"spec": model.to_spec(), "model_fingerprint": model.fingerprint, "input": str(input_path),
+    refs = list(iter_chunks(input_path, chunk_rows, vector_column=vector_column, id_column=id_column))
+    head = {"spec": model.to_spec(full=True), "model_fingerprint": model.fingerprint, "input": str(input_path),
             "input_signature": signature, "chunk_rows": int(chunk_rows), "layout": model.codes_layout}
-    manifest = _read_manifest(out) if resume else None
+    created = guard_output(out, "codes-dir", inputs=[input_path], resume=True) == "new"
+    manifest = _read_manifest(out) if resume and not created else None
     if manifest is not None:
         for key in ("model_fingerprint", "input_signature", "chunk_rows"):
             if manifest.get(key) != head[key]:
                 raise ArtifactError(f"{out}: holds a run with a different {key.replace('_', ' ')}; "
-                                    "use another --out folder or delete it.")
+                                    "use another --out folder, or pass --overwrite to start over.")
     else:
         manifest = {**head, "chunks": {}, "complete": False, "n_rows": 0}
     done = manifest["chunks"]
-    refs = list(iter_chunks(input_path, chunk_rows, vector_column=vector_column, id_column=id_column))
+    make_output_dir(out, "codes-dir")
+    try:
+        for stale in out.glob("*.tmp-*"):  # leftovers of a killed write inside our own folder
+            _remove_stale(stale)
+        atomic_write_json(out / MANIFEST, manifest)
+        n_new, seconds = _encode_chunks(model, input_path, refs, out, done, manifest, progress)
+    except BaseException:
+        if created and not done:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)   # our own folder, nothing finished in it
+        raise
+    manifest["complete"] = True
+    manifest["n_rows"] = int(sum(c["rows"] for c in done.values()))
+    manifest["bytes_per_vector"] = float(model.bytes_per_vector)
+    manifest["last_run"] = {"new_chunks": n_new, "seconds": seconds}
+    atomic_write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _remove_stale(path: Path) -> None:
+    if path.is_dir():
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _encode_chunks(model: Any, input_path: Any, refs: list, out: Path, done: dict, manifest: dict,
+                   progress: bool) -> tuple[int, float]:
+    """Encode the chunks not in ``done``; the manifest is rewritten after each one."""
     from rich.progress import Progress
 
     t0 = time.perf_counter()
@@ -108,12 +150,14 @@ def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.P
             n_new += 1
             atomic_write_json(out / MANIFEST, manifest)
             bar.advance(task, ref.n_rows)
-    manifest["complete"] = True
-    manifest["n_rows"] = int(sum(c["rows"] for c in done.values()))
-    manifest["bytes_per_vector"] = float(model.bytes_per_vector)
-    manifest["last_run"] = {"new_chunks": n_new, "seconds": time.perf_counter() - t0}
-    atomic_write_json(out / MANIFEST, manifest)
-    return manifest
+    return n_new, time.perf_counter() - t0
+
+
+def read_codes(path: str | os.PathLike) -> Codes:
+    """Codes from a codes file (``emblab encode --out codes.npz``) or a chunked-encoding folder."""
+    if Path(path).is_dir():
+        return read_encoded_dir(path)[0]
+    return Codes.load(path)
 
 
 def read_encoded_dir(out_dir: str | os.PathLike) -> tuple[Codes, np.ndarray | None]:

@@ -37,10 +37,24 @@ def _rows(codes: Codes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def connect(location: str = ":memory:", url: str | None = None) -> Any:
-    """A Qdrant client: embedded (``location`` a folder or ``":memory:"``) or a server by ``url``."""
+    """A Qdrant client: embedded (``location`` a folder or ``":memory:"``) or a server by ``url``.
+
+    Raises
+    ------
+    DataError
+        No Qdrant server answers at ``url`` (checked with one request, so the error is one line
+        here rather than an HTTP client's traceback later).
+    """
     qc = require("qdrant_client", "Qdrant export")
     if url:
-        return qc.QdrantClient(url=url)
+        client = qc.QdrantClient(url=url, timeout=10)
+        try:
+            client.get_collections()
+        except Exception as exc:  # noqa: BLE001 - httpx, grpc and qdrant's own wrappers: all mean "unreachable"
+            client.close()
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise DataError(f"cannot reach a Qdrant server at {url} ({reason}); start it or check --url.") from exc
+        return client
     if location == ":memory:":
         return qc.QdrantClient(location=":memory:")
     return qc.QdrantClient(path=location)

@@ -130,7 +130,10 @@ def encode_with_ray(model_dir: str | os.PathLike, input_path: str | os.PathLike,
                          batch_size=batch_size, batch_format="numpy", concurrency=num_workers,
                          num_cpus=1, num_gpus=1 if gpus >= num_workers else 0)
     if out_dir is not None:
-        out.write_parquet(str(out_dir))
+        from ..io import atomic_path
+
+        with atomic_path(out_dir, is_dir=True, kind="codes-parquet") as tmp:
+            out.write_parquet(str(tmp))
         return None
     codes, ids = _collect(out, model, id_column)
     return _in_input_order(codes, ids, input_path, id_column)
@@ -172,7 +175,7 @@ def _collect(ds, model, id_column: str):
             if k.startswith("code_"):
                 cols.setdefault(k[5:], []).append(np.stack(v) if v.dtype == object else v)
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    codes = Codes(arrays, model.codes_layout, model.to_spec(), model.fingerprint)
+    codes = Codes(arrays, model.codes_layout, model.to_spec(full=True), model.fingerprint)
     return codes, np.concatenate(ids)
 
 
@@ -191,4 +194,7 @@ def embed_with_ray(input_path: str | os.PathLike, out_dir: str | os.PathLike, *,
     out = ds.map_batches(EmbedActor, fn_constructor_args=(model, text_column, id_column, batch_size),
                          batch_size=max(batch_size * 8, 256), batch_format="numpy", concurrency=num_workers,
                          num_cpus=1, num_gpus=1 if gpus >= num_workers else 0)
-    out.write_parquet(str(out_dir))
+    from ..io import atomic_path
+
+    with atomic_path(out_dir, is_dir=True, kind="embeddings-dir") as tmp:
+        out.write_parquet(str(tmp))

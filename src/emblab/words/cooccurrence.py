@@ -268,7 +268,7 @@ class CoocStats:
         """Write ``cooc.npz`` (upper-triangle triplets) and ``vocab.json`` into folder ``path``."""
         path = Path(path)
         r, c = np.nonzero(np.triu(self.C))
-        with atomic_path(path, is_dir=True) as tmp:
+        with atomic_path(path, is_dir=True, kind="cooc") as tmp:
             atomic_save_npz(tmp / "cooc.npz", {"row": r.astype(np.int32), "col": c.astype(np.int32),
                                                "data": self.C[r, c], "unigram": self.unigram})
             atomic_write_json(tmp / "vocab.json", {"format_version": 1, "words": self.words, "meta": self.meta})

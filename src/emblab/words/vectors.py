@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import ArtifactError, DataError
-from ..io import atomic_path, atomic_write_json
+from ..io import atomic_path, atomic_write_json, write_sidecar
 
 __all__ = ["WordVectors"]
 
@@ -70,7 +70,7 @@ class WordVectors:
         from safetensors.numpy import save_file
 
         path = Path(path)
-        with atomic_path(path, is_dir=True) as tmp:
+        with atomic_path(path, is_dir=True, kind="word-vectors") as tmp:
             save_file({"vectors": np.ascontiguousarray(self.vectors, dtype=np.float32)},
                       str(tmp / "vectors.safetensors"))
             atomic_write_json(tmp / "vocab.json", {"format_version": 1, "kind": "word_vectors",
@@ -99,8 +99,9 @@ class WordVectors:
         lines = [f"{len(self.words)} {X.shape[1]}"]
         for w, row in zip(self.words, X):  # one line per word (V lines), not per token
             lines.append(w + " " + " ".join(f"{v:.6g}" for v in row))
-        with atomic_path(path) as tmp:
+        with atomic_path(path, kind="word2vec") as tmp:
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_sidecar(path, "word2vec", V=len(self.words), d=int(X.shape[1]))
 
     @classmethod
     def load_word2vec(cls, path: str | os.PathLike) -> "WordVectors":

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..._errors import DataError, InvalidParameterError
+from ..._errors import InvalidParameterError
 
 
 def console(stderr: bool = False):
@@ -25,20 +23,23 @@ def load_matrix(path: str, *, dim: int | None = None) -> tuple[np.ndarray, np.nd
     return load_vectors(path, dim=dim)
 
 
-def check_writable(path: str | os.PathLike) -> Path:
-    """Fail early (before any work) if ``path`` cannot be written."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise DataError(f"cannot write {p}: {probe} is a file, not a folder; choose another --out.")
-    if not os.access(probe, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise DataError(f"cannot write {p}: {probe} is not writable; choose another --out.")
-    if p.exists() and p.is_dir() and p.suffix in (".npz", ".json", ".npy"):
-        raise DataError(f"cannot write {p}: it is a directory.")
-    return p
+#: the ``--overwrite`` flag every command with an output takes
+OVERWRITE_HELP = "Replace an existing emblab output of the same kind at --out (never anything else)."
+
+_INTERRUPT = {"message": "interrupted; nothing was written."}
+
+
+def on_interrupt(message: str) -> None:
+    """Set the line printed if this command is interrupted (Ctrl-C): what is kept, how to resume."""
+    _INTERRUPT["message"] = message
+
+
+def interrupt_message() -> str:
+    """The line for an interrupted command (see :func:`on_interrupt`)."""
+    return _INTERRUPT["message"]
+
+
+RESUME_NOTE = "interrupted; finished chunks are kept: rerun the same command to resume."
 
 
 def parse_sets(items: list[str] | None) -> dict[str, str]:

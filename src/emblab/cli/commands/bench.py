@@ -94,22 +94,33 @@ def split_methods(values: list[str]) -> list[str]:
     return out
 
 
-def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run a resolved bench config, write outputs and print the tables; returns the results document."""
+def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
+            overwrite: bool = False, inputs: tuple = ()) -> dict[str, Any]:
+    """Run a resolved bench config, write outputs and print the tables; returns the results document.
+
+    The folder ``out`` appears whole when the run ends (written under a temporary name, then
+    moved into place): an error or Ctrl-C leaves nothing behind. An existing bench folder is
+    replaced only with ``overwrite``; anything else there is refused before the run starts.
+    """
     from ...bench.pareto import label
     from ...bench.runner import peer_specs_for_budgets, rich_tables, run_bench
     from ...evaluation.tasks import get_task
-    from ...io import atomic_write_json
-    from ._common import check_writable, console
+    from ...io import atomic_path, atomic_write_json, guard_output
+    from ._common import console
 
-    check_writable(Path(out) / "config.json")
+    guard_output(out, "bench", inputs=inputs, overwrite=overwrite)
     tasks = [get_task(t) for t in cfg["tasks"]]
     methods = cfg["methods"]
     err = console(stderr=True)
     if methods is None:
+        from ..._errors import DataError
+
         d = tasks[0].load().fit_data().shape[1]
         methods = [s for _, s in peer_specs_for_budgets(d, cfg["budgets"] or [], faiss=cfg["faiss"],
                                                         pipelines=cfg["pipelines"], fastscan=cfg["fastscan"])]
+        if not methods:
+            raise DataError(f"no peer method reaches budget(s) {', '.join(map(str, cfg['budgets'] or []))} "
+                            f"bytes/vector on {d}-d vectors (float32 takes {4 * d}, int8 {d}); choose smaller budgets.")
 
     def progress(rec: dict) -> None:
         if quiet:
@@ -121,9 +132,14 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             err.print(f"  {rec['task']}  {label(rec):<34} {rec['bytes_per_vector']:>7g} B  "
                       f"{main}={rec.get(main, float('nan')):.4f}")
 
-    doc = run_bench(methods, tasks, cfg["budgets"], out_dir=out, command=command, config=cfg,
-                    on_record=progress, fit_rows=cfg["fit_rows"], name=cfg["name"])
-    atomic_write_json(Path(out) / "config.json", {**cfg, "methods_run": methods})
+    with atomic_path(out, is_dir=True, kind="bench") as tmp:
+        doc = run_bench(methods, tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
+                        on_record=progress, fit_rows=cfg["fit_rows"], name=cfg["name"])
+        atomic_write_json(tmp / "config.json", {**cfg, "methods_run": methods})
+    unreached = sorted(set(cfg["budgets"] or []) - {r.get("budget") for r in doc["records"]})
+    if unreached:
+        err.print(f"note: no method reached budget(s) {', '.join(map(str, unreached))} bytes/vector; "
+                  "those budgets have no rows.")
     c = console()
     for t in rich_tables(doc):
         c.print(t)
@@ -144,6 +160,7 @@ def register(app: typer.Typer) -> None:
         fit_rows: Optional[int] = typer.Option(None, "--fit-rows", min=1, help="Fit on the first N fit rows."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: key=value."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier bench folder at --out."),
     ) -> None:
         """Benchmark methods x byte budgets on tasks; writes results JSON + markdown table."""
         import sys
@@ -161,4 +178,5 @@ def register(app: typer.Typer) -> None:
         if fit_rows is not None:
             flags["fit_rows"] = fit_rows
         cfg = resolve_config(file_cfg, flags, parse_sets(sets))
-        execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet)
+        execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet, overwrite=overwrite,
+                inputs=(config,))

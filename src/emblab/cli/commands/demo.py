@@ -22,10 +22,7 @@ keep the run short (``--full`` lifts both limits).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import threading
 from typing import Any, Optional
 
 import numpy as np
@@ -60,51 +57,9 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
                 "queries": f"{len(qry)} passages chosen with seed {seed}"})
 
 
-@contextlib.contextmanager
-def quiet_faiss_clustering_warnings():
-    """Collapse FAISS's per-sub-quantiser ``WARNING clustering N points ...`` lines into one note.
-
-    FAISS prints one such line (from C++, on file descriptor 2) for every k-means it runs on fewer
-    than 39 x 256 rows; the demo's fit sets are smaller (3,700 passages; SciFact 5,183), which would
-    bury the table under hundreds of identical lines. Everything else passes through.
-    """
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # captured stderr (tests): nothing to filter
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    r, w = os.pipe()
-    os.dup2(w, fd)
-    os.close(w)
-    count = [0]
-
-    def pump() -> None:
-        with os.fdopen(r, "rb", buffering=0) as fh:
-            for line in iter(fh.readline, b""):
-                if line.startswith(b"WARNING clustering"):
-                    count[0] += 1
-                else:
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, fd)   # drops the last write end of the pipe: the pump sees EOF
-        thread.join(timeout=5)
-        os.close(saved)
-        if count[0]:
-            sys.stderr.write(f"note: FAISS warned {count[0]} times that a k-means fit set has fewer than "
-                             "9,984 rows (39 per centroid); expected for the demo's small fit sets.\n")
-
-
 def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[np.ndarray] = None,
              use_data: Optional[bool] = None, full: bool = False, budgets: Optional[list[int]] = None,
-             methods: Optional[list[str]] = None, quiet: bool = False) -> dict[str, Any]:
+             methods: Optional[list[str]] = None, quiet: bool = False, overwrite: bool = False) -> dict[str, Any]:
     """Run the demo and return the results document (see the module docstring).
 
     Parameters
@@ -119,11 +74,14 @@ def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[
         Force the standard-dataset mode on/off (default: on when ``EMBLAB_DATA`` is set).
     full : bool
         Standard-dataset mode without the fit-row and budget limits.
+    overwrite : bool
+        Replace an earlier demo (or bench) folder at ``out``; anything else there is refused.
     """
     from .bench import DEFAULTS, execute
-    from ._common import check_writable, console
+    from ...io import guard_output
+    from ._common import console
 
-    check_writable(os.path.join(out, "demo.json"))
+    guard_output(out, "bench", overwrite=overwrite)   # before the embedding work
     if use_data is None:
         use_data = bool(os.environ.get("EMBLAB_DATA")) and vectors is None
     err = console(stderr=True)
@@ -137,8 +95,7 @@ def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[
         d = get_task("beir_scifact").load().fit_data().shape[1]
         cfg["methods"] = methods or demo_methods(d, cfg["budgets"], opq_budgets=(32,) if not full else tuple(cfg["budgets"]))
         err.print(f"EMBLAB_DATA is set: demo on {', '.join(cfg['tasks'])}")
-        with quiet_faiss_clustering_warnings():
-            return execute(cfg, out, command="emblab demo", quiet=quiet)
+        return execute(cfg, out, command="emblab demo", quiet=quiet, overwrite=overwrite)
     if vectors is None:
         from ...data.stdlib_docs import load_stdlib_embeddings
 
@@ -148,18 +105,17 @@ def run_demo(out: str = "runs/demo", *, passages: int = 4000, vectors: Optional[
     cfg["budgets"] = budgets or DEMO_BUDGETS
     cfg["methods"] = methods or demo_methods(task.load().fit_data().shape[1], cfg["budgets"])
     cfg["tasks"] = [task.name]
-    return _execute_with_task(cfg, task, out, quiet)
+    return _execute_with_task(cfg, task, out, quiet, overwrite)
 
 
-def _execute_with_task(cfg: dict, task, out: str, quiet: bool) -> dict:
+def _execute_with_task(cfg: dict, task, out: str, quiet: bool, overwrite: bool) -> dict:
     """``bench.execute`` for an in-memory task (not in the task registry)."""
     from ...evaluation import tasks as tasks_mod
     from .bench import execute
 
     tasks_mod.register_task(task.name, lambda: task)
     try:
-        with quiet_faiss_clustering_warnings():
-            return execute(cfg, out, command="emblab demo", quiet=quiet)
+        return execute(cfg, out, command="emblab demo", quiet=quiet, overwrite=overwrite)
     finally:
         tasks_mod._TASKS.pop(task.name, None)
 
@@ -171,6 +127,7 @@ def register(app: typer.Typer) -> None:
         passages: int = typer.Option(4000, "--passages", min=20, help="Stdlib passages to embed."),
         full: bool = typer.Option(False, "--full", help="With EMBLAB_DATA: every budget, full fit sets."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo folder at --out."),
     ) -> None:
         """Peer compression benchmark on stdlib documentation (offline), or on EMBLAB_DATA if set."""
-        run_demo(out, passages=passages, full=full, quiet=quiet)
+        run_demo(out, passages=passages, full=full, quiet=quiet, overwrite=overwrite)

@@ -9,6 +9,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
+    from ._common import OVERWRITE_HELP
+
     @app.command("embed")
     def embed(
         input: str = typer.Argument(..., help="Texts: .txt (one per line), .jsonl(.gz), .csv, .tsv or .parquet."),
@@ -26,6 +28,7 @@ def register(app: typer.Typer) -> None:
         engine: str = typer.Option("local", "--engine", help="local, or ray (parquet input -> parquet folder)."),
         workers: int = typer.Option(2, "--workers", help="Ray actors (with --engine ray)."),
         ray_address: Optional[str] = typer.Option(None, "--ray-address", help="Existing Ray cluster."),
+        overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     ) -> None:
         """Embed texts into vectors; an interrupted run resumes from its finished chunks."""
         import time
@@ -34,11 +37,15 @@ def register(app: typer.Typer) -> None:
 
         from ..._errors import DataError
         from ...embed import TextEncoder, embed_to_file, read_texts
+        from ...io import guard_output
+        from ._common import on_interrupt
 
         if fmt is not None and fmt not in ("npy", "parquet"):
             raise DataError(f"--format must be npy or parquet; got {fmt!r}.")
         if engine not in ("local", "ray"):
             raise DataError(f"--engine must be 'local' or 'ray'; got {engine!r}.")
+        inputs = [input] + ([model] if Path(model).exists() else [])
+        guard_output(out, "embeddings-dir" if engine == "ray" else "embeddings", inputs=inputs, overwrite=overwrite)
         if engine == "ray":
             from ...scale.ray_engine import embed_with_ray
 
@@ -49,6 +56,7 @@ def register(app: typer.Typer) -> None:
             Console().print(f"embedded {input} on Ray -> [bold]{out}/[/] (parquet: {id_field}, vector)")
             return
         ids, texts = read_texts(input, text_field=text_field, id_field=id_field, limit=limit)
+        on_interrupt(f"interrupted; finished chunks are kept in {out}.parts: rerun the same command to resume.")
         console = Console(stderr=True)
         encoder = TextEncoder(model, device=device, batch_size=batch_size)
         console.print(f"{len(texts)} texts from {input}; model {encoder.model_id}")

@@ -7,21 +7,22 @@ from typing import List, Optional
 import typer
 
 
-def _run(model: str, task: str, out: Optional[str], sets: Optional[List[str]]) -> None:
+def _run(model: str, task: str, out: Optional[str], sets: Optional[List[str]], overwrite: bool = False) -> None:
     import sys
 
     from ...evaluation.results import write_results
     from ...evaluation.tasks import get_task
     from ...evaluation.tasks.base import is_uncompressed
     from ...registry import build
-    from ._common import check_writable, console, parse_sets
+    from ...io import guard_output
+    from ._common import console, parse_sets
     from pathlib import Path
 
     task_obj = get_task(task, **parse_sets(sets))   # unknown task / option: fail first
     if not is_uncompressed(model) and not Path(model).is_dir():
         build(model)                                  # unknown spec: fail before loading data
     if out is not None:
-        check_writable(out)
+        guard_output(out, "results", inputs=[model] if Path(model).exists() else [], overwrite=overwrite)
     res = task_obj.evaluate(model)
     if out is not None:
         write_results(out, "compression", [{**res.to_dict(), **res.scores}], command=" ".join(["emblab"] + sys.argv[1:]),
@@ -44,6 +45,8 @@ def _run(model: str, task: str, out: Optional[str], sets: Optional[List[str]]) -
 
 
 def register(app: typer.Typer) -> None:
+    from ._common import OVERWRITE_HELP
+
     help_model = "Artifact directory, a spec to fit on the task's fit set, or 'float32' for uncompressed."
 
     @app.command("eval")
@@ -52,9 +55,10 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option(..., "--task", "-t", help="Task name (see `emblab list tasks`)."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Results JSON to write."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Task option key=value (e.g. fit_set=train)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     ) -> None:
         """Evaluate a compressor on a task (kNN fidelity, BEIR, STS, mock)."""
-        _run(model, task, out, sets)
+        _run(model, task, out, sets, overwrite)
 
     @app.command("evaluate", hidden=True)
     def evaluate_cmd(
@@ -62,6 +66,7 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option(..., "--task", "-t"),
         out: Optional[str] = typer.Option(None, "--out", "-o"),
         sets: Optional[List[str]] = typer.Option(None, "--set"),
+        overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     ) -> None:
         """Alias of `eval`."""
-        _run(model, task, out, sets)
+        _run(model, task, out, sets, overwrite)

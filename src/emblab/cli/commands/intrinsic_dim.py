@@ -74,6 +74,7 @@ def register(app: typer.Typer) -> None:
         rf_max_samples: Optional[float] = typer.Option(None, "--rf-max-samples", help="Random forest max_samples."),
         device: str = typer.Option("auto", "--device", help="Autoencoder device: auto, cpu, cuda."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start over in an existing intrinsic-dim folder."),
     ) -> None:
         """Sweep compressors x latent size x seeds, fit regressors, estimate the intrinsic dimension."""
         import sys
@@ -82,7 +83,9 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from ..._errors import InvalidParameterError
+        from ...io import atomic_path, guard_output, make_output_dir
         from ...regression.study import run_study
+        from ._common import on_interrupt
         from ...regression.sweep import SweepConfig
         from ...regression.tasks import TASKS, load_task
 
@@ -90,6 +93,8 @@ def register(app: typer.Typer) -> None:
             dim_list = [int(d) for d in dims.split(",") if d.strip()]
         except ValueError as exc:
             raise InvalidParameterError(f"--dims must be a comma list of integers; got {dims!r}.") from exc
+        state = guard_output(out, "intrinsic-dim", inputs=[task] if task.endswith(".npz") else [],
+                             overwrite=overwrite, resume=True)
         if task.endswith(".npz"):
             t = _npz_task(task)
         else:
@@ -107,7 +112,13 @@ def register(app: typer.Typer) -> None:
                           regressors=[r.strip() for r in regressors.split(",") if r.strip()],
                           regressor_options={"rf": rf_opts} if rf_opts else {}, n_train=n_train,
                           n_val=n_val, n_test=n_test, device=device)
-        doc = run_study(t, cfg, out, progress=progress, command="emblab " + " ".join(sys.argv[1:]))
+        command = "emblab " + " ".join(sys.argv[1:])
+        if state == "replace":   # a fresh sweep beside the old one, swapped in when it ends
+            with atomic_path(out, is_dir=True, kind="intrinsic-dim") as tmp:
+                doc = run_study(t, cfg, tmp, progress=progress, command=command)
+        else:
+            on_interrupt("interrupted; finished cells are kept: rerun the same command to resume.")
+            doc = run_study(t, cfg, make_output_dir(out, "intrinsic-dim"), progress=progress, command=command)
         table = Table(title=f"intrinsic dimension: {doc['task']} (validation MSE within 10% of best)")
         for col in ("compressor", "regressor", "ID per seed", "d* median", "test MSE @d*", "test MSE raw", "test R² @d*"):
             table.add_column(col)

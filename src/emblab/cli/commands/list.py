@@ -5,6 +5,12 @@ from __future__ import annotations
 import typer
 
 
+def _name_column(table, names: list[str]) -> None:
+    """The name column: never wrapped or cut (names are what users type); the others wrap around it."""
+    width = max([len("name"), *map(len, names)])
+    table.add_column("name", no_wrap=True, min_width=width, overflow="ignore")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_cmd(what: str = typer.Argument(..., help="methods or tasks")) -> None:
@@ -17,11 +23,13 @@ def register(app: typer.Typer) -> None:
         if what in ("methods", "method"):
             from ...registry import get_method, list_methods
 
+            names = list_methods()
             t = Table(title="methods (spec name)")
-            for col in ("name", "codes", "search modes"):
-                t.add_column(col, no_wrap=True)
-            t.add_column("description", overflow="ellipsis", no_wrap=True)
-            for name in list_methods():
+            _name_column(t, names)
+            t.add_column("codes", overflow="fold")
+            t.add_column("search modes", overflow="fold")
+            t.add_column("description", overflow="fold", ratio=1)
+            for name in names:
                 cls = get_method(name)
                 doc = (cls.__doc__ or "").strip().splitlines()
                 layout = cls.codes_layout if isinstance(cls.codes_layout, str) else "depends"
@@ -30,11 +38,13 @@ def register(app: typer.Typer) -> None:
         elif what in ("tasks", "task"):
             from ...evaluation.tasks import get_task, list_tasks
 
+            names = list_tasks()
             t = Table(title="tasks")
-            for col in ("name", "kind", "dataset", "main score"):
-                t.add_column(col, no_wrap=True)
-            t.add_column("description", overflow="ellipsis", no_wrap=True)
-            for name in list_tasks():
+            _name_column(t, names)
+            for col in ("kind", "dataset", "main score"):
+                t.add_column(col, overflow="fold")
+            t.add_column("description", overflow="fold", ratio=1)
+            for name in names:
                 m = get_task(name).metadata
                 t.add_row(name, m.kind, m.dataset or "(in memory)", m.main_score, m.description)
         else:

@@ -39,6 +39,7 @@ def register(app: typer.Typer) -> None:
         checkpoint_every: int = typer.Option(0, "--checkpoint-every", help="Checkpoint period in steps (0: end only)."),
         resume: bool = typer.Option(True, help="Resume from OUT/checkpoint when present."),
         progress: bool = typer.Option(True, help="Show a progress bar."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start over in an existing retriever folder at --out."),
     ) -> None:
         """Train one method and write results JSON plus plots."""
         import shlex
@@ -48,6 +49,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from ...evaluation.results import write_results
+        from ...io import atomic_path, guard_output, make_output_dir
+        from ._common import on_interrupt
         from ...retrieval.experiments import build_experiment
         from ...retrieval.report import headline, plot_drift, plot_quality, summarize
         from ...retrieval.train import train_retriever
@@ -55,16 +58,27 @@ def register(app: typer.Typer) -> None:
         t, cfg = build_experiment(task, setting, method=method, refresh_every=refresh_every, steps=steps, seed=seed,
                                   k=k, batch_size=batch_size, lr=lr, h=h, lambda_kl=lambda_kl,
                                   gumbel=gumbel or None, device=device, checkpoint_every=checkpoint_every)
+        state = guard_output(out, "retriever", overwrite=overwrite, resume=True)
+
+        def run(outp: Path) -> dict:
+            rec = train_retriever(t, cfg, out_dir=outp, progress=progress, resume=resume)
+            rows = summarize([rec], "recall@10", t.final_split)
+            write_results(outp / "results.json", "corrector", [rec], command="emblab " + shlex.join(sys.argv[1:]),
+                          dataset=t.info, summary=rows, headline=headline(rows, "recall@10"))
+            plot_quality([rec], f"{t.curve_split}/recall@10", outp / "quality_vs_passes.png",
+                         f"{t.name}: {cfg.label}", final_split=t.final_split)
+            plot_drift([rec], outp / "drift.png", f"{t.name}: {cfg.label}")
+            return rec
+
+        if state == "replace":   # a fresh run beside the old one, swapped in when it ends
+            with atomic_path(out, is_dir=True, kind="retriever") as tmp:
+                rec = run(tmp)
+        else:
+            if checkpoint_every:
+                on_interrupt("interrupted; the last checkpoint is kept: rerun the same command to resume.")
+            rec = run(make_output_dir(out, "retriever"))
         outp = Path(out)
-        outp.mkdir(parents=True, exist_ok=True)
-        rec = train_retriever(t, cfg, out_dir=outp, progress=progress, resume=resume)
         split = t.final_split
-        rows = summarize([rec], "recall@10", split)
-        write_results(outp / "results.json", "corrector", [rec], command="emblab " + shlex.join(sys.argv[1:]),
-                      dataset=t.info, summary=rows, headline=headline(rows, "recall@10"))
-        plot_quality([rec], f"{t.curve_split}/recall@10", outp / "quality_vs_passes.png", f"{t.name}: {cfg.label}",
-                     final_split=t.final_split)
-        plot_drift([rec], outp / "drift.png", f"{t.name}: {cfg.label}")
         fin = rec["final"][split]
         last = rec["curve"][-1]
         Console().print(

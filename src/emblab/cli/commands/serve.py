@@ -42,6 +42,9 @@ def _client(location: Optional[str], url: Optional[str], *, need_persistent: boo
     p = Path(location)
     if p.exists() and not p.is_dir():
         raise DataError(f"--location {location}: is a file; give a folder for the embedded Qdrant store.")
+    if p.is_dir() and any(p.iterdir()) and not (p / "meta.json").is_file():
+        raise DataError(f"--location {location}: holds files that are not a Qdrant store; it was left untouched: "
+                        "give an empty or new folder.")
     if need_persistent and not p.is_dir():
         raise DataError(f"--location {location}: no Qdrant store there; run `emblab serve qdrant` first.")
     try:
@@ -77,14 +80,14 @@ def qdrant_cmd(
     import numpy as np
 
     from ..._errors import ArtifactError, DataError
-    from ...codes import Codes
+    from ...scale.chunked import read_codes
     from ...scale.qdrant_export import export_codes
     from ._common import console
 
     if not collection.strip():
         raise DataError("--collection must not be empty.")
     model = _sparse_model(model_dir)
-    cb = Codes.load(codes)
+    cb = read_codes(codes)
     if cb.layout != "sparse":
         raise DataError(f"{codes}: holds {cb.layout} codes; Qdrant export needs sparse codes (sae).")
     if cb.model_fingerprint and cb.model_fingerprint != model.fingerprint:
@@ -124,26 +127,27 @@ def query_cmd(
                                           "and report top-k agreement."),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="Write results: .npz (D, I) or .json."),
     show: int = typer.Option(3, "--show", min=0, help="Queries to print."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing emblab search results file at --out."),
 ) -> None:
     """Query a Qdrant collection of sparse codes with float vectors."""
     import numpy as np
 
     from ..._errors import ArtifactError, DataError
-    from ...codes import Codes
-    from ...io import atomic_save_npz, atomic_write_json
+    from ...io import atomic_save_npz, atomic_write_json, guard_output
+    from ...scale.chunked import read_codes
     from ...scale.qdrant_export import search_codes, topk_agreement
     from ...search import search
-    from ._common import check_writable, console, load_matrix
+    from ._common import console, load_matrix
 
     if out is not None:
         if not out.endswith((".npz", ".json")):
             raise DataError(f"--out {out}: use a .npz or .json file name.")
-        check_writable(out)
+        guard_output(out, "search", inputs=[model_dir, queries, compare, location], overwrite=overwrite)
     model = _sparse_model(model_dir)
     qids, xq = load_matrix(queries, dim=model.n_features_in_)
     cb = None
     if compare is not None:
-        cb = Codes.load(compare)
+        cb = read_codes(compare)
         if cb.model_fingerprint and cb.model_fingerprint != model.fingerprint:
             raise ArtifactError(f"--compare {compare}: was made by another model than {model_dir}.")
     client = _client(location, url, need_persistent=True)
@@ -160,14 +164,14 @@ def query_cmd(
         agreement = topk_agreement(I, I_ref, D_ref)
     if out is not None:
         if out.endswith(".npz"):
-            atomic_save_npz(out, {"D": D, "I": I})
+            atomic_save_npz(out, {"D": D, "I": I}, kind="search")
         else:
-            doc = {"model": model.to_spec(), "collection": collection, "k": int(k),
+            doc = {"model": model.to_spec(full=True), "collection": collection, "k": int(k),
                    "query_ids": [x.item() if hasattr(x, "item") else x for x in qids],
                    "indices": I.tolist(), "scores": np.round(D.astype(float), 6).tolist()}
             if agreement is not None:
                 doc["topk_agreement_with_emblab"] = agreement
-            atomic_write_json(out, doc)
+            atomic_write_json(out, doc, kind="search")
     from rich.table import Table
 
     t = Table(title=f"Qdrant top-{k} from {collection!r}")

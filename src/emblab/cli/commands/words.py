@@ -18,6 +18,21 @@ def _console():
     return Console()
 
 
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing emblab output of the same kind.")
+
+
+def _guard(out: Optional[str], kind: str, inputs: list, overwrite: bool) -> None:
+    from ...io import guard_output
+
+    if out is not None:
+        guard_output(out, kind, inputs=inputs, overwrite=overwrite)
+
+
+def _cooc_files(cooc_dir: str) -> list[Path]:
+    """The files a co-occurrence folder is read from (outputs may go beside them, inside the folder)."""
+    return [Path(cooc_dir) / "cooc.npz", Path(cooc_dir) / "vocab.json"]
+
+
 def _check_dir(path: str, what: str) -> Path:
     from ..._errors import DataError
 
@@ -32,11 +47,14 @@ def cooc(corpus: str = typer.Argument(..., help="Text file, IMDB *.jsonl.gz or t
          vocab: int = typer.Option(10000, "--vocab", "-V", help="Keep the V most frequent words."),
          window: int = typer.Option(16, "--window", "-L", help="Context size L on each side."),
          weighting: str = typer.Option("linear", help="linear (L+1-j) or uniform window weights."),
-         out: str = typer.Option(..., "--out", "-o", help="Output folder (cooc.npz + vocab.json).")) -> None:
+         out: str = typer.Option(..., "--out", "-o", help="Output folder (cooc.npz + vocab.json)."),
+         overwrite: bool = OVERWRITE) -> None:
     """Tokenise CORPUS and count windowed co-occurrences."""
     import time
 
     from ...words.cooccurrence import build_cooccurrence, load_token_stream_cached
+
+    _guard(out, "cooc", [corpus], overwrite)
 
     t0 = time.perf_counter()
     ts = load_token_stream_cached(corpus)
@@ -54,11 +72,18 @@ def fit(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab word
         method: str = typer.Option("qwem", help="qwem (closed form), ppmi or pmi (SVD baselines)."),
         eig: str = typer.Option("auto", help="Eigen solver: auto, dense, eigsh, torch."),
         out: Optional[str] = typer.Option(None, "--out", "-o", help="Output folder for the vectors."),
-        word2vec: Optional[str] = typer.Option(None, help="Also export word2vec text format here.")) -> None:
+        word2vec: Optional[str] = typer.Option(None, help="Also export word2vec text format here."),
+        overwrite: bool = OVERWRITE) -> None:
     """Closed-form QWEM vectors (or svd(PPMI)/svd(PMI)) from saved co-occurrence statistics."""
     from ..._errors import InvalidParameterError
     from ...words.closed_form import fit_closed_form, svd_embeddings
     from ...words.cooccurrence import CoocStats
+
+    if method not in ("qwem", "ppmi", "pmi"):
+        raise InvalidParameterError(f"--method must be qwem, ppmi or pmi; got {method!r}.")
+    out = out or str(Path(cooc_dir) / f"{method}_d{dim}")
+    _guard(out, "word-vectors", _cooc_files(cooc_dir), overwrite)
+    _guard(word2vec, "word2vec", _cooc_files(cooc_dir) + [out], overwrite)
 
     stats = CoocStats.load(_check_dir(cooc_dir, "co-occurrence folder"))
     if method == "qwem":
@@ -67,7 +92,6 @@ def fit(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab word
         wv = svd_embeddings(stats, dim, kind=method)
     else:
         raise InvalidParameterError(f"--method must be qwem, ppmi or pmi; got {method!r}.")
-    out = out or str(Path(cooc_dir) / f"{method}_d{dim}")
     wv.save(out)
     if word2vec:
         wv.to_word2vec(word2vec)
@@ -77,13 +101,16 @@ def fit(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab word
 @words_app.command("eval")
 def evaluate(vectors: str = typer.Argument(..., help="Word-vectors folder or word2vec text file."),
              gensim_protocol: bool = typer.Option(True, "--gensim/--no-gensim", help="Also gensim's protocol."),
-             json_out: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON.")) -> None:
+             json_out: Optional[str] = typer.Option(None, "--json", help="Write the scores as JSON."),
+             overwrite: bool = OVERWRITE) -> None:
     """All-pairs analogies, gensim's analogy protocol, WS353 and SimLex-999."""
     from rich.table import Table
 
     from ...io import atomic_write_json
     from ...words.analogy import evaluate_all
     from ...words.vectors import WordVectors
+
+    _guard(json_out, "words-json", [vectors], overwrite)
 
     wv = WordVectors.load(_check_dir(vectors, "vectors"))
     res = evaluate_all(wv, gensim_protocol=gensim_protocol)
@@ -102,7 +129,7 @@ def evaluate(vectors: str = typer.Argument(..., help="Word-vectors folder or wor
                   f"{r['n_covered']}/{r['n_total']}")
     _console().print(t)
     if json_out:
-        atomic_write_json(json_out, res)
+        atomic_write_json(json_out, res, kind="words-json")
 
 
 @words_app.command("dynamics")
@@ -113,8 +140,10 @@ def dynamics(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab
              init_scale: float = typer.Option(1e-6, help="Initial scale sigma."),
              lr: Optional[float] = typer.Option(None, help="Step size (default min(0.5/lambda_1, 1/|lambda_min|)."),
              k: float = typer.Option(1.0, "--k"),
-             out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON with the curves.")) -> None:
+             out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON with the curves."),
+             overwrite: bool = OVERWRITE) -> None:
     """Full-batch GD on ||WW^T - M*||^2; compares half-rise steps with tau_k / (2 lr)."""
+    _guard(out, "words-json", _cooc_files(cooc_dir), overwrite)
     import numpy as np
 
     from ...io import atomic_write_json
@@ -139,7 +168,7 @@ def dynamics(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab
                      f"{np.median(rel) if rel.size else float('nan'):.3f}, max {rel.max() if rel.size else float('nan'):.3f}, "
                      f"corr(pred, measured) {corr:.4f}")
     if out:
-        atomic_write_json(out, {"steps": res["steps"], "sigma_modes": res["sigma_modes"], "lam": res["lam"],
+        atomic_write_json(out, kind="words-json", obj={"steps": res["steps"], "sigma_modes": res["sigma_modes"], "lam": res["lam"],
                                 "s0": res["s0"], "lr": eta, "predicted_half_rise": pred, "measured_half_rise": meas})
 
 
@@ -149,8 +178,10 @@ def critical_size(cooc_dir: str = typer.Argument(..., help="Folder written by `e
                   k: float = typer.Option(1.0, "--k"),
                   thresholds: str = typer.Option("0.05,0.2", help="Comma-separated accuracy thresholds."),
                   min_count: int = typer.Option(50, help="Fewer analogies = insufficient coverage."),
-                  out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON output.")) -> None:
+                  out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON output."),
+                  overwrite: bool = OVERWRITE) -> None:
     """Per-family accuracy vs d of the closed form and the smallest d reaching each threshold."""
+    _guard(out, "words-json", _cooc_files(cooc_dir), overwrite)
     from rich.table import Table
 
     from ..._errors import InvalidParameterError
@@ -179,7 +210,7 @@ def critical_size(cooc_dir: str = typer.Argument(..., help="Folder written by `e
                                      for th in ths], f"{100 * r.get('max_accuracy', 0):.1f}%")
     _console().print(t)
     if out:
-        atomic_write_json(out, {"accuracy_vs_dim": acc, "critical": crit, "lam": lam})
+        atomic_write_json(out, {"accuracy_vs_dim": acc, "critical": crit, "lam": lam}, kind="words-json")
 
 
 def register(app: typer.Typer) -> None:

@@ -211,16 +211,16 @@ class RecsysTask(Task):
         if isinstance(model, (str, Path)):
             if Path(str(model)).is_dir():
                 m = load_model(str(model))
-                return m, 0.0, m.to_spec()
+                return m, 0.0, m.to_spec(full=True)
             m = build(str(model))
         elif getattr(model, "n_features_in_", None) is not None:
-            return model, 0.0, model.to_spec()
+            return model, 0.0, model.to_spec(full=True)
         elif hasattr(model, "fit") and hasattr(model, "encode"):
             m = copy.deepcopy(model)
         else:
             raise InvalidParameterError(f"cannot evaluate {type(model).__name__}; give a spec string, an artifact "
                                         "directory or a compressor.")
-        spec = m.to_spec()
+        spec = m.to_spec(full=True)
         if getattr(m, "progress", None) is True:  # one bar per fit would flood a benchmark log
             m.set_params(progress=False)
         if self.cache and "checkpoint_dir" in m.get_params() and m.checkpoint_dir is None:
