@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 from .._errors import EmblabError, InvalidParameterError
 from ..evaluation.results import results_document
 from ..io import atomic_write_json, atomic_write_text
+from .pareto import label
 
 DEFAULT_BUDGETS = (32, 64, 96, 128, 192, 256, 384)
 
@@ -123,6 +124,10 @@ def distinct_specs(specs: Iterable[str]) -> list[str]:
 
 def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
+    if res.extra.get("variant"):  # one spec scored several ways (e.g. recsys codings): the row's label
+        rec["variant"] = res.extra["variant"]
+    if res.extra.get("baseline"):  # a reference row that is not a compressor (popularity, random)
+        rec["baseline"] = res.extra["baseline"]
     rec["budget"] = int(res.bytes_per_vector) if res.bytes_per_vector in budgets else None
     rec.update(res.scores)
     rec["main_score"] = res.main_score
@@ -137,16 +142,17 @@ def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     return rec
 
 
-def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
+def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
               out_dir: str | Path | None = None, command: str | None = None, config: dict | None = None,
               on_record: Callable[[dict], None] | None = None, fit_rows: int | None = None,
-              name: str = "bench") -> dict[str, Any]:
+              name: str = "bench", resume: bool = False) -> dict[str, Any]:
     """Run methods × tasks and return (and optionally write) a results document.
 
     Parameters
     ----------
-    methods : list of spec strings or None
-        None: every peer reaching a budget (:func:`peer_specs_for_budgets` on the task's width).
+    methods : list of spec strings, callable or None
+        None: every peer reaching a budget (:func:`peer_specs_for_budgets` on the task's width);
+        a callable gets the loaded task and returns its specs (e.g. per embedding width).
     tasks : list of task names or :class:`~emblab.evaluation.tasks.Task`
     budgets : iterable of int or None
         Byte budgets; records whose bytes/vector hit one are tagged with it.
@@ -159,6 +165,15 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         Called with each record (progress display).
     fit_rows : int, optional
         Fit on the first ``fit_rows`` rows of each task's fit set (documented smaller runs).
+    resume : bool
+        Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
+        kind and budgets instead of running them again.
+
+    Each task contributes its uncompressed row, its reference rows (``Task.reference_results``,
+    e.g. popularity) and every row of ``Task.evaluate_all(spec)`` per spec (a task may score one
+    spec several ways; such rows carry a ``variant`` label). Records keep the ``spec`` they came
+    from. The document's kind is ``recsys`` when every task is a recommendation task, else
+    ``compression``.
 
     Returns
     -------
@@ -168,19 +183,27 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
     from ..evaluation.tasks import get_task
 
     budgets_set = set(int(b) for b in budgets) if budgets else set()
-    if methods is not None:
+    if methods is not None and not callable(methods):
         check_specs(list(methods))
     task_objs = [get_task(t) for t in tasks]
     records: list[dict[str, Any]] = []
     datasets: dict[str, Any] = {}
     doc: dict[str, Any] = {}
+    # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
+    kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
+    done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
 
     def flush() -> None:
         nonlocal doc
-        doc = results_document("compression", records, command=command, dataset=datasets,
+        doc = results_document(kind, records, command=command, dataset=datasets,
                                budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows)
         if out_dir is not None:
             write_outputs(doc, out_dir, name)
+
+    def add(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        if on_record:
+            on_record(rec)
 
     for task in task_objs:  # load everything first: a data error leaves no partial output
         task.load()
@@ -192,32 +215,59 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
         d = task.fit_data().shape[1]
-        specs = distinct_specs(list(methods) if methods is not None
-                               else [s for _, s in peer_specs_for_budgets(d, budgets or ())])
+        if callable(methods):
+            specs = list(methods(task))
+            check_specs(specs)
+        else:
+            specs = list(methods) if methods is not None else [s for _, s in peer_specs_for_budgets(d, budgets or ())]
+        specs = distinct_specs(specs)
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
-        rec = _record(baseline, baseline, budgets_set)
-        records.append(rec)
-        if on_record:
-            on_record(rec)
+        for res in [baseline] + task.reference_results():
+            add(_record(res, baseline, budgets_set))
         flush()
         for spec in specs:
+            if (task.name, spec) in done:  # finished by an earlier run of the same benchmark
+                for rec in done[(task.name, spec)]:
+                    add(rec)
+                continue
             t0 = time.perf_counter()
             try:
-                res = task.evaluate(spec)
+                results = task.evaluate_all(spec)
             except EmblabError as exc:
-                rec = {"task": task.name, "method": full_spec(spec),
-                       "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
-            else:
-                rec = _record(res, baseline, budgets_set)
-            rec["wall_time_s"] = time.perf_counter() - t0
-            records.append(rec)
-            if on_record:
-                on_record(rec)
+                results = [{"task": task.name, "method": full_spec(spec),
+                            "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
+            wall = time.perf_counter() - t0
+            for res in results:
+                rec = res if isinstance(res, dict) else _record(res, baseline, budgets_set)
+                rec["spec"] = spec
+                rec["wall_time_s"] = wall / len(results)
+                add(rec)
             flush()
     if not records:
         flush()
     return doc
+
+
+def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[int]) -> dict[tuple, list[dict]]:
+    """Records of ``out_dir/<name>.json`` by (task, spec), to resume an interrupted run.
+
+    Only a results document of the same kind and budgets counts; rows that ended in an error are
+    run again.
+    """
+    if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
+        return {}
+    try:
+        old = json.loads((Path(out_dir) / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or old.get("kind") != kind or old.get("budgets") != budgets:
+        return {}
+    out: dict[tuple, list[dict]] = {}
+    for rec in old.get("records") or []:
+        if isinstance(rec, dict) and "spec" in rec:
+            out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
+    return {k: v for k, v in out.items() if not any("error" in r for r in v)}
 
 
 def _limit_fit_rows(task: Any, n: int) -> None:
@@ -238,7 +288,7 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
         for k in r:
             if k in ("task", "method", "bytes_per_vector", "budget", "main_score", "ratio_to_uncompressed",
                      "compression_ratio", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s",
-                     "artifact_fingerprint", "extra", "wall_time_s"):
+                     "artifact_fingerprint", "extra", "wall_time_s", "variant", "baseline", "spec"):
                 continue
             if isinstance(r[k], (int, float)) and k not in cols:
                 cols.append(k)
@@ -247,19 +297,22 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
 
 #: metrics shown in the terminal table (the markdown table shows all)
 HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100_asym": "R10@100",
-            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman"}
+            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman", "hr@10": "HR@10",
+            "recall@10_last5": "R@10 last5"}
+
 
 
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
-    The method column is the record's spec as stored (runs write the full resolved spec); a
-    record repeating an earlier (task, method) is not shown twice.
+    The method column is the record's spec as stored (runs write the full resolved spec), with its
+    variant in brackets; a record repeating an earlier (task, method, variant) is not shown twice.
     """
     recs, seen = [], set()
     for r in doc["records"]:
-        if r.get("task") == task and r.get("method") not in seen:
-            seen.add(r.get("method"))
+        key = (r.get("method"), r.get("variant"))
+        if r.get("task") == task and key not in seen:
+            seen.add(key)
             recs.append(r)
     cols = _metric_columns(recs, task)
     if headline:
@@ -276,7 +329,7 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
             rows.append([r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
             continue
         ratio = (r.get("ratio_to_uncompressed") or {}).get(main)
-        rows.append([r["method"], f"{r['bytes_per_vector']:g}"]
+        rows.append([label(r), f"{r['bytes_per_vector']:g}"]
                     + [f"{r[c]:.{3 if headline else 4}f}" if isinstance(r.get(c), (int, float)) and abs(r[c]) <= 1.0 + 1e-9
                        else (f"{r[c]:.2f}" if isinstance(r.get(c), (int, float)) else "–") for c in cols]
                     + [f"{ratio:.3f}" if ratio is not None else "–",
@@ -295,7 +348,7 @@ def tasks_in(doc: dict) -> list[str]:
 def markdown_table(doc: dict) -> str:
     """Markdown tables (one per task) with machine, versions, command and date."""
     env = doc.get("environment", {})
-    lines = [f"# emblab compression benchmark", ""]
+    lines = ["# emblab " + ("recommendation" if doc.get("kind") == "recsys" else "compression") + " benchmark", ""]
     for task in tasks_in(doc):
         header, rows = table_rows(doc, task)
         lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -304,6 +357,13 @@ def markdown_table(doc: dict) -> str:
         errs = [r for r in doc["records"] if r.get("task") == task and "error" in r]
         lines += [f"- error in `{r['method']}`: {r['error']}" for r in errs]
         lines.append("")
+        if doc.get("kind") == "recsys":
+            from .pareto import markdown_summary
+
+            for metric in ("hr@10", "recall@10_last5"):
+                lines += [f"### {task}: {metric}", "",
+                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
+                                           (doc.get("dataset") or {}).get(task)), ""]
     m = env.get("machine", {})
     pk = env.get("packages", {})
     lines += ["## Environment", "",

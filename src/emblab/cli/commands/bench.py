@@ -2,7 +2,7 @@
 
 Config (TOML or JSON; every key optional)::
 
-    tasks = ["knn_fidelity/imdb-minilm", "beir_scifact"]
+    tasks = ["knn_fidelity/imdb-minilm", "beir_scifact"]   # or recsys:DIR (a user's interactions folder)
     methods = ["pca:dim=64", "faiss:PQ32"]     # omit: every peer that reaches a budget exactly
     budgets = [32, 64, 96, 128, 192, 256, 384]
     fit_rows = 10000                            # fit on the first N rows of each fit set
@@ -102,6 +102,7 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     moved into place): an error or Ctrl-C leaves nothing behind. An existing bench folder is
     replaced only with ``overwrite``; anything else there is refused before the run starts.
     """
+    from ...bench.pareto import label
     from ...bench.runner import peer_specs_for_budgets, rich_tables, run_bench
     from ...evaluation.tasks import get_task
     from ...io import atomic_path, atomic_write_json, guard_output
@@ -128,7 +129,7 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             err.print(f"  [red]{rec['task']}  {rec['method']}: {rec['error']}[/]")
         else:
             main = rec.get("main_score")
-            err.print(f"  {rec['task']}  {rec['method']:<34} {rec['bytes_per_vector']:>7g} B  "
+            err.print(f"  {rec['task']}  {label(rec):<34} {rec['bytes_per_vector']:>7g} B  "
                       f"{main}={rec.get(main, float('nan')):.4f}")
 
     with atomic_path(out, is_dir=True, kind="bench") as tmp:

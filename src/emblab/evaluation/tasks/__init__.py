@@ -4,7 +4,11 @@ Registered tasks (``emblab list tasks``)::
 
     knn_fidelity/imdb-minilm   knn_fidelity/scifact-minilm   beir_scifact
     sts/stsb                   sts/sickr
+    recsys/movielens_100k      recsys/movielens_latest_small
     mock/knn                   mock/retrieval                mock/sts
+    mock/recsys
+
+A user's interactions folder is the task ``recsys:DIR`` (:func:`~.recsys_task.recsys_folder`).
 
 Examples
 --------
@@ -24,7 +28,8 @@ from ..results import TaskResult
 from .base import Task, TaskMetadata
 from .beir import BeirTask, beir_scifact
 from .knn_fidelity import KnnFidelityTask, imdb_minilm, scifact_minilm
-from .mocks import mock_knn, mock_retrieval, mock_sts
+from .mocks import mock_knn, mock_recsys, mock_retrieval, mock_sts
+from .recsys_task import RecsysTask, recsys_folder, recsys_movielens
 from .sts import StsTask, sickr, stsb
 
 _TASKS: dict[str, Callable[..., Task]] = {}
@@ -55,6 +60,8 @@ def get_task(name: str | Task, **kwargs: Any) -> Task:
     if isinstance(name, Task):
         return name
     key = str(name).strip()
+    if key.startswith("recsys:"):  # a user's folder (until the task-URI registry lands)
+        return recsys_folder(key[len("recsys:"):], **kwargs)
     if key not in _TASKS:
         tails = [t for t in _TASKS if t.split("/")[-1] == key]
         if len(tails) == 1:
@@ -83,8 +90,10 @@ def evaluate(model_or_spec: Any, task: str | Task, **task_kwargs: Any) -> TaskRe
 
 for _name, _factory in (("knn_fidelity/imdb-minilm", imdb_minilm), ("knn_fidelity/scifact-minilm", scifact_minilm),
                         ("beir_scifact", beir_scifact), ("sts/stsb", stsb), ("sts/sickr", sickr),
-                        ("mock/knn", mock_knn), ("mock/retrieval", mock_retrieval), ("mock/sts", mock_sts)):
+                        ("recsys/movielens_100k", lambda **kw: recsys_movielens("movielens_100k", **kw)),
+                        ("recsys/movielens_latest_small", lambda **kw: recsys_movielens("movielens_latest_small", **kw)),
+                        ("mock/knn", mock_knn), ("mock/recsys", mock_recsys), ("mock/retrieval", mock_retrieval), ("mock/sts", mock_sts)):
     register_task(_name, _factory)
 
-__all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "register_task",
+__all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "RecsysTask", "register_task",
            "list_tasks", "get_task", "evaluate", "UnknownTaskError"]

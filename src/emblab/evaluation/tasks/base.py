@@ -109,6 +109,14 @@ class Task:
             result.extra.setdefault("train_data", getattr(model, "train_data_", None))
         return result
 
+    def evaluate_all(self, model: Any = None) -> list["TaskResult"]:
+        """Every row ``model`` produces on this task (one, unless a task scores several variants)."""
+        return [self.evaluate(model)]
+
+    def reference_results(self) -> list["TaskResult"]:
+        """Baseline rows that are not compressors (e.g. popularity); none by default."""
+        return []
+
     def _load(self) -> None:
         raise NotImplementedError
 
