@@ -20,12 +20,15 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
     lines = [f"# MCR² vs PCA / truncation on all-MiniLM-L6-v2 ({'dev sweep' if sel else 'test'})", "",
              f"Spearman of cosine on {split}; SciFact nDCG@10 on 300 test queries (exact search)."
              if not sel else f"Spearman of cosine on {split}. No test split is used in this file.", "",
+             "Methods are shown by their full resolved spec (every parameter); MCR² heads keep the epoch with the "
+             "best STS-B dev Spearman (`set_validation_pairs`), which is protocol, not part of the spec.", "",
              "| method | dim | store | B/vec | STS-B | SICK-R | SciFact nDCG@10 | STS-B ret. | SICK-R ret. | fit s | best ep. |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in recs:
         ret = lambda k: _f(r[k] / ref[k], 3) if ref and r.get(k) is not None and ref.get(k) else "–"  # noqa: E731
         be = r.get("best_epoch")
-        lines.append(f"| `{r['method']}` | {r['dim']} | {r['store']} | {r['bytes_per_vector']:.0f} | "
+        shown = str(r.get("spec") or r["method"]).replace("|", "\\|")
+        lines.append(f"| `{shown}` | {r['dim']} | {r['store']} | {r['bytes_per_vector']:.0f} | "
                      f"{_f(r['stsb_spearman'])} | {_f(r['sickr_spearman'])} | {_f(r.get('scifact_ndcg10'))} | "
                      f"{ret('stsb_spearman')} | {ret('sickr_spearman')} | {_f(r['fit_time_s'], 1)} | "
                      f"{'–' if be is None else be + 1}/{r.get('epochs_run', '–')} |")
@@ -48,5 +51,7 @@ def write_markdown(json_path: Path, md_path: Path) -> None:
               f"- machine: {json.dumps(m)}", f"- versions: emblab {env.get('emblab')}, python {env.get('python')}, "
               + ", ".join(f"{k} {v}" for k, v in sorted(pk.items()) if v),
               f"- command: `{env.get('command')}`", f"- date: {doc.get('created_utc')}",
-              f"- total time: {doc.get('total_seconds', 0):.0f} s", ""]
+              f"- total time: {doc.get('total_seconds', 0):.0f} s"]
+    lines += [f"- edit of the records after the run ({e['date']}): {e['what']}" for e in doc.get("record_edits", [])]
+    lines.append("")
     Path(md_path).write_text("\n".join(lines))

@@ -74,7 +74,8 @@ def _header(doc: dict) -> list[str]:
             f"RAM, {mach.get('gpu', 'no GPU')}; {_load_text(doc)}. Date (UTC): {env.get('date_utc')}. "
             f"emblab {env.get('emblab')}, Python {env.get('python')}, "
             + ", ".join(f"{k} {v}" for k, v in sorted(pk.items()) if v) + ".", "",
-            f"Command: `{env.get('command')}`", ""]
+            f"Command: `{env.get('command')}`", ""] + [
+            f"Edit of the records after the run ({e['date']}): {e['what']}\n" for e in doc.get("record_edits", [])]
 
 
 def _data(doc: dict) -> list[str]:

@@ -24,6 +24,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Bumped when a run record changes meaning, so cached runs of older code are not reused
+# (2: every row through h is counted, replay rows included; costs in g-forward equivalents).
+RECORD_VERSION = 2
 
 
 def _methods(refresh: list[int]) -> list[tuple[str, int | None]]:
@@ -44,7 +47,8 @@ def run_block(task_name: str, setting: str, seed: int, refresh: list[int], work:
     for method, r in _methods(refresh):
         label = f"refresh-R{r}" if r else method
         task, cfg = build_experiment(task_name, setting, method=method, refresh_every=r, seed=seed)
-        key = hashlib.sha256(json.dumps([task.info, cfg.__dict__], sort_keys=True, default=str).encode()).hexdigest()[:10]
+        key = hashlib.sha256(json.dumps([task.info, cfg.__dict__, RECORD_VERSION], sort_keys=True,
+                                        default=str).encode()).hexdigest()[:10]
         path = work / f"{task_name}_{setting}" / f"{label}_s{seed}_{key}.json"
         if path.exists():
             rec = json.loads(path.read_text())
@@ -87,7 +91,14 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
     metrics = ["recall@1", "recall@10", "recall@100", "ndcg@10"]
     lines = [f"# Corrector networks: {task_name}", "",
              f"Setting: `{info.get('setting')}`; task: `{json.dumps({k: v for k, v in info.items() if k != 'g_flops_note'})}`", "",
-             f"h cost is in forward-pass equivalents of g ({info.get('g_flops_note', '')}).", "",
+             f"Every cost is in forward-pass equivalents of g ({info.get('g_flops_note', '')}): refresh "
+             "encodes count 1 each; h counts the FLOPs of every row through it (scoring 1 forward, training "
+             "3 = forward + backward, replay rows included); maintenance = refresh + h; total compute adds "
+             "the loss encodes (3 each).", "",
+             "Configuration of every run (`RetrieverConfig`; a row's label sets `method`, and `refresh_every` "
+             "for refresh-R rows, which is unused by the others; seeds as listed below): `"
+             + json.dumps({k: v for k, v in records[0]["config"].items() if k not in ("method", "seed", "refresh_every")},
+                          sort_keys=True) + "`", "",
              markdown_table(summ["recall@10"], metrics, split), "",
              f"Runs: {len(records)} (seeds {sorted({r['config']['seed'] for r in records})}); "
              f"{sum(1 for r in records if r.get('reused_from_cache'))} were reused from the run cache written by an "
@@ -98,12 +109,16 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
     for m, h in heads.items():
         if not h:
             continue
-        lines.append(f"**Headline ({m}, {split})**: corrector {h['corrector']:.4f} ± {h['corrector_std']:.4f} with "
-                     f"{h['corrector_refresh_encodes']:,.0f} refresh encodes (+ h = {h['corrector_h_g_equiv']:,.1f} g-forward "
-                     f"equivalents); stale {h.get('stale', float('nan')):.4f}, oracle {h.get('oracle', float('nan')):.4f}, "
-                     f"inbatch {h.get('inbatch', float('nan')):.4f}. Cheapest refresh matching: "
-                     f"{h['cheapest_refresh_matching']} (ratio {h['ratio_discrete']}); interpolated ratio "
-                     f"{h['ratio_interpolated']}.")
+        lines.append(f"**Headline ({m}, {split})**: corrector {h['corrector']:.4f} ± {h['corrector_std']:.4f} "
+                     f"(seed std) at maintenance compute {h['corrector_maintenance_g_equiv']:,.0f} g-forward equivalents "
+                     f"({h['corrector_refresh_encodes']:,.0f} refresh encodes + h {h['corrector_h_g_equiv']:,.0f}), total "
+                     f"{h['corrector_total_g_equiv']:,.0f}; stale {h.get('stale', float('nan')):.4f}, oracle "
+                     f"{h.get('oracle', float('nan')):.4f}, inbatch {h.get('inbatch', float('nan')):.4f}. Cheapest "
+                     f"refresh matching: {h['cheapest_refresh_matching']} (maintenance ratio {_num(h['ratio_discrete'])}); "
+                     f"interpolated ratio {_num(h['ratio_interpolated'])}"
+                     + (" (below 1: matching the corrector by refreshing costs less than the corrector)."
+                        if min(x for x in (h["ratio_discrete"], h["ratio_interpolated"], 9.0) if x is not None) < 1
+                        else "."))
         lines.append("")
     lines += _reading(summ["recall@10"], heads.get("recall@10") or {})
     from emblab.retrieval.report import paired_differences
@@ -128,6 +143,10 @@ def write_outputs(task_name: str, records: list[dict], info: dict, command: str,
     return heads
 
 
+def _num(x) -> str:
+    return "none" if x is None else f"{x:.3g}"
+
+
 def _reading(rows: list[dict], h: dict) -> list[str]:
     """A short factual reading of the numbers (generated, so it always matches the table)."""
     by = {r["label"]: r for r in rows}
@@ -143,25 +162,31 @@ def _reading(rows: list[dict], h: dict) -> list[str]:
                    f"for the same cache; top-10 overlap {c['overlap@10_h_end']:.3f} with h(C) vs "
                    f"{c['overlap@10_cache_end']:.3f} with raw C.")
         n = c["refresh_encodes"] or 1.0
-        out.append(f"- Cost of h (scoring + online training, FLOPs): {c['h_g_equiv']:,.0f} target-encoder forward "
-                   f"equivalents = {c['h_g_equiv'] / n:.2f} N, next to {n:,.0f} refresh encodes (N) for its one cache.")
+        out.append(f"- Cost of h (scoring + online training incl. replay rows, FLOPs): {c['h_g_equiv']:,.0f} "
+                   f"target-encoder forward equivalents = {c['h_g_equiv'] / n:.3g} N, next to {n:,.0f} refresh encodes "
+                   f"(N) for its one cache; maintenance {c['maintenance_g_equiv'] / n:.4g} N.")
+        for lbl in [r["label"] for r in rows if r["label"].startswith("refresh-R") or r["label"] == "oracle"]:
+            o = by[lbl]
+            out.append(f"- {lbl}: maintenance {o['maintenance_g_equiv'] / n:.3g} N "
+                       f"({o['maintenance_g_equiv'] / max(c['maintenance_g_equiv'], 1e-12):.3g}x the corrector's).")
     if h:
         sd = h["corrector_std"]
-        for lbl in ("stale", "oracle", "inbatch"):
-            if lbl in h:
-                d = h[f"corrector_minus_{lbl}"]
-                out.append(f"- Corrector minus {lbl}: {d:+.4f} Recall@10 (corrector seed std {sd:.4f}).")
+        for lbl in [r["label"] for r in rows if r["label"] != "corrector"]:
+            d = c["recall@10"] - by[lbl]["recall@10"]
+            within = "within" if abs(d) <= max(sd, by[lbl]["recall@10_std"]) else "outside"
+            out.append(f"- Corrector minus {lbl}: {d:+.4f} Recall@10 ({within} one seed standard deviation: corrector "
+                       f"{sd:.4f}, {lbl} {by[lbl]['recall@10_std']:.4f}).")
         if h.get("ratio_discrete"):
             out.append(f"- The cheapest periodic refresh that reaches the corrector's Recall@10 is "
-                       f"{h['cheapest_refresh_matching']}: {h['ratio_discrete']:.1f}x the corrector's refresh encodes.")
+                       f"{h['cheapest_refresh_matching']}: {h['ratio_discrete']:.3g}x the corrector's maintenance compute.")
         else:
             out.append(f"- No periodic-refresh setting run here reaches the corrector's mean Recall@10: matching it "
-                       f"would take more than {h.get('ratio_at_least', float('nan')):.0f}x the corrector's refresh encodes"
-                       + (f" (even the oracle, {h['ratio_at_least_oracle']:.0f}x, is below it)."
+                       f"would take more than {h.get('ratio_at_least', float('nan')):.2f}x the corrector's maintenance compute"
+                       + (f" (even the oracle, {h['ratio_at_least_oracle']:.2f}x, is below it)."
                           if h.get("ratio_at_least_oracle") else "."))
         if h.get("ratio_interpolated"):
             out.append(f"- Interpolated along stale -> refresh-R -> oracle (log cost): matching the corrector costs "
-                       f"{h['ratio_interpolated']:.1f}x its refresh encodes.")
+                       f"{h['ratio_interpolated']:.3g}x its maintenance compute.")
     out.append("")
     return out
 

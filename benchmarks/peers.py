@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emblab.bench.runner import _record, markdown_table, peer_specs_for_budgets
+from emblab.bench.runner import _record, distinct_specs, full_spec, markdown_table, peer_specs_for_budgets
 from emblab.evaluation.results import results_document
 from emblab.evaluation.tasks import get_task
 from emblab.io import atomic_write_json, atomic_write_text
@@ -78,11 +78,18 @@ def cost_class(spec: str) -> int:
 
 
 def method_list(d: int) -> list[tuple[int, str]]:
+    """(budget, spec) of every peer run, each compressor once (``pca:dim=64`` is ``pca``)."""
     specs = peer_specs_for_budgets(d, BUDGETS + EXTRA_RUNGS)
     # binary + stored int8 copy for rescoring, and the float16 / SQfp16 references
     specs += [(b, s) for b, s in peer_specs_for_budgets(d, (-(-d // 8) + d, 2 * d))
               if s.startswith("binary") or s in ("float16", "faiss:SQfp16")]
-    return specs
+    keep = set(distinct_specs([s for _, s in specs]))
+    out, seen = [], set()
+    for b, s in specs:
+        if s in keep and s not in seen:
+            seen.add(s)
+            out.append((b, s))
+    return out
 
 
 def comparison_md(records: list[dict]) -> str:
@@ -90,11 +97,14 @@ def comparison_md(records: list[dict]) -> str:
              f"A value agrees when it is within ±{TOL} of the reference.", "",
              "| task | spec | reference row | metric | reference | measured | diff | agrees |", "|---|---|---|---|---|---|---|---|"]
     n_ok = n_all = 0
+    # records hold full resolved specs; the reference tables are keyed by the short ones
+    ref_knn = {full_spec(k): v for k, v in REFERENCE_KNN.items()}
+    ref_beir = {full_spec(k): v for k, v in REFERENCE_BEIR.items()}
     for r in records:
         if "error" in r:
             continue
-        if r["task"] == "knn_fidelity/imdb-minilm" and r["method"] in REFERENCE_KNN:
-            label, refs = REFERENCE_KNN[r["method"]]
+        if r["task"] == "knn_fidelity/imdb-minilm" and r["method"] in ref_knn:
+            label, refs = ref_knn[r["method"]]
             for key, ref in zip(KNN_KEYS, refs):
                 if ref is None or key not in r:
                     continue
@@ -103,8 +113,8 @@ def comparison_md(records: list[dict]) -> str:
                 n_ok += ok
                 n_all += 1
                 lines.append(f"| imdb-minilm | `{r['method']}` | {label} | {key} | {ref:.3f} | {r[key]:.3f} | {diff:+.3f} | {'yes' if ok else 'no'} |")
-        if r["task"] == "beir_scifact" and r["method"] in REFERENCE_BEIR:
-            ref = REFERENCE_BEIR[r["method"]]
+        if r["task"] == "beir_scifact" and r["method"] in ref_beir:
+            ref = ref_beir[r["method"]]
             diff = r["ndcg@10"] - ref
             ok = abs(diff) <= TOL
             n_ok += ok
@@ -212,10 +222,11 @@ def main(argv=None) -> int:
     models = {}
     for cls, budget, ti, spec in jobs:
         task = tasks[ti]
-        if (task.name, spec) in done:
+        if (task.name, full_spec(spec)) in done:  # records hold full specs
             continue
         if cls > args.max_class or (deadline and dt.datetime.now(dt.timezone.utc) > deadline):
-            skipped.append({"task": task.name, "method": spec, "reason": "max-class" if cls > args.max_class else "deadline"})
+            skipped.append({"task": task.name, "method": full_spec(spec),
+                            "reason": "max-class" if cls > args.max_class else "deadline"})
             continue
         model = spec
         fit_rows = None
@@ -230,7 +241,7 @@ def main(argv=None) -> int:
                 model = build(spec).fit(X[:fit_rows] if fit_rows else X)
             res = task.evaluate(model)
         except Exception as exc:  # noqa: BLE001 - record and continue a long run
-            rec = {"task": task.name, "method": spec, "error": " ".join(str(exc).split())[:300]}
+            rec = {"task": task.name, "method": full_spec(spec), "error": " ".join(str(exc).split())[:300]}
         else:
             if not isinstance(model, str):
                 res.fit_time_s = model.fit_time_s_
@@ -246,7 +257,7 @@ def main(argv=None) -> int:
         rec["wall_time_s"] = time.perf_counter() - t0
         records.append(rec)
         main_key = rec.get("main_score")
-        print(f"[{task.name}] {spec}: {rec.get(main_key, rec.get('error'))} ({rec['wall_time_s']:.1f}s)", flush=True)
+        print(f"[{task.name}] {rec['method']}: {rec.get(main_key, rec.get('error'))} ({rec['wall_time_s']:.1f}s)", flush=True)
         flush()
     flush()
     return 0
@@ -257,8 +268,10 @@ def render_md(doc: dict, faiss_fit_rows) -> str:
     intro = _intro(argparse.Namespace(faiss_fit_rows=faiss_fit_rows))
     md = markdown_table(doc).replace("# emblab compression benchmark",
                                      "# Peer compression benchmark (issue 2)\n\n" + intro + NOTES, 1)
-    return md + "\n" + comparison_md(doc["records"]) + _checks_md(doc.get("faiss_direct_check", []),
-                                                                   doc.get("skipped", []))
+    edits = "".join(f"- Edit of the records after the run ({e['date']}): {e['what']}\n" for e in doc.get("record_edits", []))
+    return (md + "\n" + comparison_md(doc["records"]) + _checks_md(doc.get("faiss_direct_check", []),
+                                                                    doc.get("skipped", []))
+            + ("\n## Record edits\n\n" + edits if edits else ""))
 
 
 NOTES = """
@@ -279,9 +292,11 @@ Notes on reading the tables:
   the first 10,000 `imdb_unsup` rows (SciFact: full corpus), which is why PQ32 sits below the
   reference fitted on 50,000; OPQ64/OPQ96 (0.752/0.794) are within ±0.01 of the values quoted in
   sae.md §8 (0.745/0.795).
-- Disagreements: PQ32 (10k-row fit, above); `pca:dim=128` on SciFact scores
-  cos(q, decode(x)) with the mean added back (asymmetric mode), the §2.2 reference likely the
-  cosine of centred projections; `faiss:SQ4` asymmetric is 0.024 below the reference (symmetric agrees).
+- Disagreements: PQ32 (10k-row fit, above); `pca:dim=64` and `pca:dim=128` on SciFact (+0.016,
+  +0.022) score cos(q, decode(x)) with the mean added back (asymmetric mode), the §2.2 reference
+  likely the cosine of centred projections; `faiss:SQ4` asymmetric is 0.024 below the reference
+  (symmetric agrees). The `pca:dim=64` and `trunc:dim=64` SciFact rows were missing from this
+  comparison until the records carried full specs (they were stored as `pca` and `trunc`).
 """
 
 

@@ -248,7 +248,7 @@ def job_qdrant(a: dict) -> dict:
     D, I = search_codes(client, "scale", qc, k=10)
     q_ms = (time.perf_counter() - t) * 1000 / len(xq)
     exact = float(np.mean([set(x) == set(y) for x, y in zip(I.tolist(), I_ref.tolist())]))
-    return {"spec": sae.to_spec(), "n": len(cat), "nq": len(xq), "fit_rows": min(len(base), a["fit_rows"]),
+    return {"spec": sae.to_spec(full=True), "n": len(cat), "nq": len(xq), "fit_rows": min(len(base), a["fit_rows"]),
             "fit_s": fit_s, "export_s": exp_s,
             "qdrant_ms_per_query": q_ms, "emblab_sparse_ms_per_query": em_ms,
             "top10_agreement": topk_agreement(I, I_ref, D_ref), "top10_exact_set_agreement": exact,
@@ -465,7 +465,7 @@ def fit_models(base: np.ndarray, fit_rows: int, work: Path, log) -> dict:
         d = work / "models" / key
         shutil.rmtree(d, ignore_errors=True)
         m.save(d)
-        models[key] = {"spec": m.to_spec(), "dir": str(d), "fit_s": time.perf_counter() - t,
+        models[key] = {"spec": m.to_spec(full=True), "dir": str(d), "fit_s": time.perf_counter() - t,
                        "bytes_per_vector": float(m.bytes_per_vector), "fit_rows": min(len(base), fit_rows)}
         log(f"fit {spec} in {models[key]['fit_s']:.1f}s")
     return models

@@ -74,9 +74,24 @@ def test_ae_errors():
 
 
 def test_ae_restore_last_epoch_matches_reference_mode():
+    """restore_best=false (the reference) stops early exactly like restore_best=true, then keeps
+    the last epoch's weights; history keeps the true best epoch."""
     X, _ = _data(n=200)
-    m = emblab.build("ae:dim=2,hidden=8,epochs=3,restore_best=false").fit(X)
-    assert m.history_["best_epoch"] == len(m.history_["val_loss"]) - 1
+    # lr 0.05 on 40 epochs: the validation loss bottoms out early, so patience 2 stops the fit
+    spec = "ae:dim=2,hidden=8,epochs=40,patience=2,lr=0.05,batch_size=16,random_state=1"
+    best = emblab.build(spec).fit(X)
+    last = emblab.build(spec + ",restore_best=false").fit(X)
+    n_run = len(best.history_["val_loss"])
+    assert n_run < 40                                     # the setting does stop early
+    assert len(last.history_["val_loss"]) == n_run        # and so does the reference mode
+    assert best.history_["stopped_early"] and last.history_["stopped_early"]
+    vl = last.history_["val_loss"]
+    assert last.history_["best_epoch"] == int(np.argmin(vl)) < n_run - 1
+    assert last.history_["kept_epoch"] == n_run - 1
+    assert best.history_["kept_epoch"] == best.history_["best_epoch"]
+    # same training run; only the kept weights differ (best vs last epoch)
+    assert best.history_["val_loss"] == vl
+    assert not np.allclose(best.encode(X).data, last.encode(X).data)
 
 
 def test_randproj_roundtrip(tmp_path):

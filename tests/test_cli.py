@@ -69,7 +69,7 @@ def test_eval_and_list(tmp_path, capsys):
     assert main(["eval", "pca:dim=4,store=f32", "--task", "mock/knn", "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     rec = doc["records"][0]
-    assert doc["kind"] == "compression" and rec["method"] == "pca:dim=4,store=f32"
+    assert doc["kind"] == "compression" and rec["method"] == "pca:dim=4,store=f32,whiten=false"
     assert rec["recall@10_asym"] == 1.0 and rec["bytes_per_vector"] == 16
     assert "environment" in doc and "mock/knn" in doc["dataset"]
     assert main(["eval", "float32", "--task", "mock/retrieval"]) == 0
@@ -88,7 +88,8 @@ def test_bench_config_sets_and_outputs(tmp_path, capsys):
     resolved = json.loads((out / "config.json").read_text())
     assert resolved["budgets"] == [4, 16] and resolved["faiss"] is False
     methods = {r["method"] for r in doc["records"]}
-    assert {"float32", "pca:dim=2", "pca:dim=4,store=int8", "pca:dim=8"} <= methods
+    assert {"float32", "pca:dim=2,store=f16,whiten=false", "pca:dim=4,store=int8,whiten=false",
+            "pca:dim=8,store=f16,whiten=false"} <= methods   # full resolved specs
     base = next(r for r in doc["records"] if r["method"] == "float32")
     assert base["ratio_to_uncompressed"]["recall@10_asym"] == 1.0
     assert "| method |" in (out / "b.md").read_text()
@@ -96,7 +97,7 @@ def test_bench_config_sets_and_outputs(tmp_path, capsys):
     assert main(["bench", "--task", "mock/knn", "--methods", "pca:dim=4,store=f32;trunc:dim=4", "--out", str(out2),
                  "-q"]) == 0
     recs = json.loads((out2 / "bench.json").read_text())["records"]
-    assert [r["method"] for r in recs] == ["float32", "pca:dim=4,store=f32", "trunc:dim=4"]
+    assert [r["method"] for r in recs] == ["float32", "pca:dim=4,store=f32,whiten=false", "trunc:dim=4,store=f16"]
     capsys.readouterr()
 
 

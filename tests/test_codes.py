@@ -168,7 +168,7 @@ def test_encoded_codes_record_their_model(tmp_path):
     X = np.random.default_rng(0).normal(size=(50, 16)).astype(np.float32)
     m = emblab.build("int8").fit(X)
     c = m.encode(X)
-    assert c.method == "int8" and c.model_fingerprint == m.fingerprint
+    assert c.method == "int8:calib=minmax" and c.model_fingerprint == m.fingerprint
     c.save(tmp_path / "c.npz")
     other = emblab.build("int8").fit(X * 2)
     with pytest.raises(ArtifactError, match="re-encode"):

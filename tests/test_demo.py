@@ -66,4 +66,4 @@ def test_run_demo_embeds_real_stdlib_passages(tmp_path, monkeypatch):
     doc = run_demo(str(tmp_path / "demo"), passages=120, budgets=[32, 384], methods=["pca:dim=16", "int8"],
                    quiet=True)
     rec = {r["method"]: r for r in doc["records"]}
-    assert rec["int8"]["recall@10_asym"] > 0.9
+    assert rec["int8:calib=minmax"]["recall@10_asym"] > 0.9

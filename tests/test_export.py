@@ -59,7 +59,9 @@ def test_export_cli_ships_faiss_qdrant_and_ids(tmp_path, capsys):
     man = json.loads((out / "export.json").read_text())
     assert {p.name for p in out.iterdir()} == {"model", "codes.npz", "index.faiss", "ids.json", "export.json",
                                                "emblab-output.json"}
-    assert man["spec"] == "pca:dim=8,store=int8" and man["n_items"] == 300 and man["bytes_per_vector"] == 8
+    # the manifest keeps the spec as asked and its full resolution (every parameter)
+    assert man["requested"] == "pca:dim=8,store=int8" and man["spec"] == emblab.build("pca:dim=8,store=int8").to_spec(full=True)
+    assert man["n_items"] == 300 and man["bytes_per_vector"] == 8
     codes = emblab.Codes.load(out / "codes.npz")
     assert codes.ids.tolist() == data["doc_ids"] and codes.bytes_per_vector == 8     # ids are not payload
     # plain FAISS + ids.json gives the ids emblab's own search of the same codes gives (mode ip)
@@ -117,7 +119,7 @@ def test_export_from_bench_verdict_and_sparse_qdrant(tmp_path, capsys):
     out = tmp_path / "served"
     assert main(["export", "--from", str(run), "--budget", "8", "--out", str(out)]) == 0
     man = json.loads((out / "export.json").read_text())
-    assert man["spec"] == best[8] and man["uri_options"] == {"gain": "exp"}
+    assert man["requested"] == best[8] and man["uri_options"] == {"gain": "exp"}
     assert main(["export", "--from", str(run), "--out", str(tmp_path / "x")]) == 2     # two budgets: pick one
     assert "--budget" in capsys.readouterr().err
     sae_out = tmp_path / "sae"

@@ -87,6 +87,11 @@ def test_full_study_with_ae_rf_mlp(tmp_path):
     assert (tmp_path / "intrinsic_dim_planted.png").stat().st_size > 1000
     md = (tmp_path / "intrinsic_dim_planted.md").read_text()
     assert "shuffled-label control" in md and "ID per seed" in md
+    # the tables show the full resolved spec of every compressor (defaults included), not "ae"
+    full = ("ae:alpha=0.5,batch_size=64,device=auto,dim=<d>,epochs=3,hidden=8,lr=0.0001,patience=5,"
+            "random_state=<seed>,restore_best=true,store=f32,val_fraction=0.1,weight_decay=0.01")
+    assert doc["records"][0]["spec"].startswith("ae:alpha=") and f"| `{full}` | ridge |" in md
+    assert "| ae | ridge |" not in md and "| ae(alpha=0.5) |" not in md
     assert doc["context"]["best_val_selected"]["test_r2_mean"] > 0.5
     assert doc["context"]["shuffled_ridge"]["test"]["r2"] < 0.2
 

@@ -13,8 +13,8 @@ from emblab import InvalidParameterError, UnknownMethodError
 from emblab._validation import Interval, Options
 from emblab.base import BaseCompressor
 from emblab.pipeline import Pipeline
-from emblab.registry import (build, format_value, get_method, list_methods, parse_spec, parse_value,
-                             register, to_spec)
+from emblab.registry import (RAW_ARGUMENT_METHODS, build, format_value, get_method, list_methods, parse_spec, parse_value,
+                             register, resolve_spec, to_spec)
 
 _KEYWORDS = {"true", "false", "none", "null", "nan", "inf", "infinity"}
 
@@ -158,6 +158,12 @@ def test_to_spec_round_trip_with_generated_params(name):
         assert again.get_params() == obj.get_params()
         assert again.to_spec() == spec
         assert type(again) is cls
+        full = obj.to_spec(full=True)   # every parameter, defaults included, round-trips too
+        again = build(full)
+        assert again.get_params() == obj.get_params() and again.to_spec(full=True) == full
+        if name not in RAW_ARGUMENT_METHODS and obj.get_params():
+            assert {k for k, _ in (kv.split("=", 1) for kv in full.split(":", 1)[1].split(","))} \
+                == set(obj.get_params())
 
     check()
 
@@ -171,3 +177,15 @@ def test_to_spec_omits_defaults_and_sorts_keys():
     m = build("pca:whiten=true,dim=64,store=int8")
     assert m.to_spec() == "pca:store=int8,whiten=true"
     assert to_spec(build("binary:rescore_source=int8,rescore=4")) == "binary:rescore=4,rescore_source=int8"
+
+
+def test_full_spec_shows_every_parameter_and_never_collides():
+    """The short form hides defaults (``pca:store=int8`` is PCA-64); the full form never does."""
+    assert build("pca:dim=64,store=int8").to_spec(full=True) == "pca:dim=64,store=int8,whiten=false"
+    assert to_spec(build("pca"), full=True) == "pca:dim=64,store=f16,whiten=false"
+    assert resolve_spec("pca:dim=128,store=f32|int8") == "pca:dim=128,store=f32,whiten=false|int8:calib=minmax"
+    assert resolve_spec("faiss:OPQ32,PQ32") == "faiss:OPQ32,PQ32"
+    # specs building the same compressor resolve alike; different ones never do
+    assert resolve_spec("pca") == resolve_spec("pca:dim=64") == resolve_spec("pca:store=f16,dim=64,whiten=false")
+    assert resolve_spec("pca:dim=32") != resolve_spec("pca:dim=64")
+

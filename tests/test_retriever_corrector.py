@@ -49,3 +49,49 @@ def test_replay_buffer_is_a_ring():
         tr.push(c, c)
     assert tr.buf_n == 5 and tr.buf_pos == 1
     assert float(tr.buf_c[0, 0]) == 2.0     # oldest row overwritten by the newest pair
+
+
+def test_counter_counts_every_row_through_h_including_replay():
+    """Known answer: replay rows are trained too; scoring rows count once; monitoring not at all."""
+    torch.manual_seed(0)
+    tr = CorrectorTrainer(4, "linear", replay_size=5)
+    c = _unit(torch.randn(3, 4))
+    tr.step(c, c)                # 3 current rows, empty buffer
+    assert (tr.rows_trained, tr.rows_scored) == (3, 0)
+    tr.step(c, c)                # 3 current + 3 replayed
+    assert tr.rows_trained == 9
+    tr.step(c, c)                # 3 current + 5 replayed (buffer full)
+    assert tr.rows_trained == 17
+    tr.apply(_unit(torch.randn(10, 4)))
+    assert tr.rows_scored == 10
+    with tr.uncounted():
+        tr.apply(_unit(torch.randn(7, 4)))
+    assert (tr.rows_trained, tr.rows_scored) == (17, 10)
+    fpi = tr.h.flops_per_item()
+    assert fpi == 2 * 4 * 4 + 3 * 4
+    assert tr.flops() == fpi * (10 + 3 * 17)
+
+
+def test_logit_matching_kl_known_answer():
+    """KL(p_fresh || p_h) by hand: two candidates, beta = 1, logits (1, 0) vs (0, 0)."""
+    from emblab.retrieval.corrector import logit_matching_kl
+
+    q = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    e_fresh = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)   # logits 1, 0
+    h_cached = torch.tensor([[[0.0, 1.0], [0.0, 1.0]]], dtype=torch.float64)  # logits 0, 0
+    p = np.exp([1.0, 0.0]) / np.exp([1.0, 0.0]).sum()
+    want = float(np.sum(p * np.log(p / 0.5)))
+    assert float(logit_matching_kl(q, e_fresh, h_cached, beta=1.0)) == pytest.approx(want, rel=1e-12)
+    # equal distributions: zero; beta scales the logits
+    assert float(logit_matching_kl(q, e_fresh, e_fresh, beta=3.0)) == pytest.approx(0.0, abs=1e-12)
+    p3 = np.exp([3.0, 0.0]) / np.exp([3.0, 0.0]).sum()
+    assert float(logit_matching_kl(q, e_fresh, h_cached, beta=3.0)) == pytest.approx(
+        float(np.sum(p3 * np.log(p3 / 0.5))), rel=1e-12)
+    # a masked candidate drops out of both softmaxes: one valid candidate each, KL = 0
+    mask = torch.tensor([[True, False]])
+    assert float(logit_matching_kl(q, e_fresh, h_cached, beta=1.0, mask=mask)) == pytest.approx(0.0, abs=1e-9)
+    # the gradient reaches h_cached only
+    hc = h_cached.clone().requires_grad_(True)
+    qq = q.clone().requires_grad_(True)
+    logit_matching_kl(qq, e_fresh, hc, beta=1.0).backward()
+    assert qq.grad is None and hc.grad is not None and float(hc.grad.abs().sum()) > 0

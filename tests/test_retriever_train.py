@@ -103,3 +103,76 @@ def test_options_kl_gumbel_corrected_normalizer_shortlist():
     rec = train_retriever(task, cfg, progress=False)
     assert rec["counts"]["refresh"] == task.n_targets and rec["counts"]["h_scored_rows"] > 0
     assert np.isfinite(rec["curve"][-1]["train_loss"])
+
+
+def test_h_cost_counts_every_row_through_h(monkeypatch):
+    """An independent hook on h sees exactly the rows the record reports (replay and KL rows
+    included); costs are in one unit, g-forward equivalents."""
+    import emblab.retrieval.corrector as corrector_mod
+
+    seen = {"grad": 0, "no_grad": 0}
+    build = corrector_mod.build_corrector
+
+    def spy(*a, **kw):
+        h = build(*a, **kw)
+        h.register_forward_hook(lambda _m, inp, _o: seen.__setitem__(
+            "grad" if torch.is_grad_enabled() else "no_grad",
+            seen["grad" if torch.is_grad_enabled() else "no_grad"] + inp[0].reshape(-1, inp[0].shape[-1]).shape[0]))
+        return h
+
+    monkeypatch.setattr(corrector_mod, "build_corrector", spy)
+    task, cfg = _tiny("corrector", lambda_kl=0.5)
+    rec = train_retriever(task, cfg, progress=False)
+    c = rec["counts"]
+    N = task.n_targets
+    # every monitoring point applies h once to all N (not a cost); everything else is
+    assert seen["no_grad"] - len(rec["curve"]) * N == c["h_scored_rows"] > 0
+    assert seen["grad"] == c["h_trained_rows"]
+    # replay rows make training rows exceed the rows re-encoded for the loss
+    assert c["h_trained_rows"] > c["loss"] - cfg.pre_steps * cfg.batch_size
+    fpi = c["h_flops_per_item"]
+    g_flops = task.info["g_flops_per_item"]
+    assert c["h_g_equiv"] == pytest.approx(fpi * (c["h_scored_rows"] + 3 * c["h_trained_rows"]) / g_flops)
+    assert c["maintenance_g_equiv"] == pytest.approx(c["refresh"] + c["h_g_equiv"])
+    assert c["total_g_equiv"] == pytest.approx(3 * c["loss"] + c["maintenance_g_equiv"])
+    stale = train_retriever(*_tiny("stale"), progress=False)["counts"]
+    assert stale["maintenance_g_equiv"] == stale["refresh"] == N and stale["h_g_equiv"] == 0
+
+
+def test_retrieval_metrics_use_the_shared_implementation_with_negative_judgements():
+    """Known answer: a judgement of -1 is 'not relevant' (pytrec_eval), not a negative gain, and a
+    query without a relevant target is left out of the mean."""
+    import math
+
+    from emblab.retrieval.task import retrieval_metrics
+
+    ranked = np.array([[7, 3, 5], [1, 2, 4], [9, 8, 6]])
+    qrels = {0: {7: -1, 3: 1}, 1: {4: 2, 2: 1}, 2: {9: 0}}
+    m = retrieval_metrics(ranked, np.array([0, 1, 2]), qrels, ks=(1, 3))
+    ndcg_q0 = (1 / math.log2(3)) / 1.0
+    ndcg_q1 = (1 / math.log2(3) + 2 / math.log2(4)) / (2 + 1 / math.log2(3))
+    assert m["ndcg@10"] == pytest.approx((ndcg_q0 + ndcg_q1) / 2, rel=1e-12)
+    assert m["recall@1"] == 0.0
+    assert m["recall@3"] == pytest.approx(1.0)
+
+
+def test_headline_ratio_counts_h_in_the_same_unit():
+    """Known answer: the matched-quality ratio divides maintenance compute (refresh encodes + h),
+    so a corrector whose h costs more than a refresh schedule of equal quality gets a ratio < 1."""
+    from emblab.retrieval.report import headline
+
+    def row(label, q, refresh, h=0.0):
+        return {"label": label, "recall@10": q, "recall@10_std": 0.01, "refresh_encodes": refresh,
+                "h_g_equiv": h, "maintenance_g_equiv": refresh + h, "total_g_equiv": 3e5 + refresh + h}
+
+    rows = [row("stale", 0.50, 1e4), row("refresh-R50", 0.54, 1e5), row("refresh-R10", 0.55, 5e5),
+            row("corrector", 0.545, 1e4, 9e6), row("oracle", 0.56, 5e6)]
+    h = headline(rows, "recall@10")
+    assert h["corrector_maintenance_g_equiv"] == pytest.approx(9.01e6)
+    assert h["cheapest_refresh_matching"] == "refresh-R10"
+    assert h["ratio_discrete"] == pytest.approx(5e5 / 9.01e6)          # < 1: refreshing is cheaper
+    # interpolated in log cost between refresh-R50 (0.54) and refresh-R10 (0.55): halfway
+    assert h["ratio_interpolated"] == pytest.approx(np.sqrt(1e5 * 5e5) / 9.01e6)
+    # with h free, the same qualities give the refresh-encode ratio of the spec
+    rows[3] = row("corrector", 0.545, 1e4)
+    assert headline(rows, "recall@10")["ratio_discrete"] == pytest.approx(50.0)

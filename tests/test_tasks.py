@@ -113,3 +113,20 @@ def test_knn_task_on_fake_data_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("EMBLAB_DATA", str(tmp_path))
     with pytest.warns(UserWarning), pytest.raises(DataError, match="expected"):
         get_task("knn_fidelity/imdb-minilm").load()
+
+
+def test_bench_records_full_specs_and_never_duplicates(tmp_path):
+    """``pca:dim=4`` and ``pca:dim=4,store=f16`` are one compressor: one record, one table row,
+    under its full spec; a results file that repeats a record still shows it once."""
+    from emblab.bench.runner import markdown_table, run_bench, table_rows
+
+    doc = run_bench(["pca:dim=4", "pca:dim=4,store=f16", "pca:dim=4,store=int8"], ["mock/knn"], budgets=[4, 8],
+                    out_dir=tmp_path, name="b")
+    methods = [r["method"] for r in doc["records"]]
+    assert methods == ["float32", "pca:dim=4,store=f16,whiten=false", "pca:dim=4,store=int8,whiten=false"]
+    doc["records"].append(dict(doc["records"][-1]))
+    _, rows = table_rows(doc, "mock/knn")
+    assert [r[0] for r in rows].count("pca:dim=4,store=int8,whiten=false") == 1
+    md = markdown_table(doc)
+    assert md.count("| pca:dim=4,store=int8,whiten=false |") == 1
+    assert "| pca:store=int8 |" not in (tmp_path / "b.md").read_text()

@@ -106,11 +106,11 @@ class BaseCompressor:
         """Check constraints; subclasses may add cross-parameter checks (call super)."""
         validate_params(self, self._parameter_constraints)
 
-    def to_spec(self) -> str:
-        """Canonical spec string (sorted keys, defaults omitted); see :mod:`emblab.registry`."""
+    def to_spec(self, full: bool = False) -> str:
+        """Canonical spec string (sorted keys; defaults omitted unless ``full``); see :mod:`emblab.registry`."""
         from .registry import to_spec
 
-        return to_spec(self)
+        return to_spec(self, full)
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()
@@ -155,7 +155,7 @@ class BaseCompressor:
         """Encode ``X`` (n, d) into :class:`~emblab.codes.Codes` with one row per input."""
         X = self._check_X(X)
         codes = self._encode(X)
-        codes.method = self.to_spec()
+        codes.method = self.to_spec(full=True)
         codes.model_fingerprint = self.fingerprint
         return codes
 
@@ -167,7 +167,7 @@ class BaseCompressor:
 
     def float_codes(self, Z: np.ndarray) -> Codes:
         """Wrap float vectors (n, p) as this model's ``float`` codes (used by pipelines)."""
-        return Codes({"codes": np.asarray(Z, dtype=np.float32)}, "float", self.to_spec(), self.fingerprint)
+        return Codes({"codes": np.asarray(Z, dtype=np.float32)}, "float", self.to_spec(full=True), self.fingerprint)
 
     def check_codes(self, codes: Codes) -> None:
         """Raise :class:`ArtifactError` if ``codes`` were produced by a different model."""

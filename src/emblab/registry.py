@@ -9,6 +9,11 @@ Grammar::
 ``faiss:`` is the exception: everything after the colon is a FAISS factory string, kept verbatim
 (``faiss:OPQ32,PQ32``). ``to_spec`` sorts keys and omits defaults, so
 ``parse_spec(c.to_spec())`` rebuilds an object with equal ``get_params()``.
+
+``to_spec(c, full=True)`` is the *full* canonical form: every parameter with its value, defaults
+included (``pca:dim=64,store=int8,whiten=false``). It round-trips the same way and, unlike the
+short form, does not change meaning when a default changes, so tables, log lines and results
+records use it; :func:`resolve_spec` gives it for a spec string without fitting anything.
 """
 
 from __future__ import annotations
@@ -182,16 +187,45 @@ def build(spec: str):
     return Pipeline(stages)
 
 
-def to_spec(obj: Any) -> str:
-    """Canonical spec of a compressor: sorted keys, default values omitted."""
+def to_spec(obj: Any, full: bool = False) -> str:
+    """Canonical spec of a compressor: sorted keys; default values omitted unless ``full``.
+
+    Parameters
+    ----------
+    obj : compressor or Pipeline
+    full : bool
+        Write every parameter, defaults included (the form for tables and results records).
+
+    Examples
+    --------
+    >>> to_spec(build("pca:store=int8"))
+    'pca:store=int8'
+    >>> to_spec(build("pca:store=int8"), full=True)
+    'pca:dim=64,store=int8,whiten=false'
+    """
     if hasattr(obj, "stages") and type(obj).__name__ == "Pipeline":
-        return "|".join(to_spec(s) for s in obj.stages)
+        return "|".join(to_spec(s, full) for s in obj.stages)
     name = obj.method
     params = obj.get_params()
     if name in RAW_ARGUMENT_METHODS:
         return f"{name}:{params[RAW_ARGUMENT_METHODS[name]]}"
     defaults = obj._param_defaults()
-    items = [(k, v) for k, v in sorted(params.items()) if k not in defaults or defaults[k] != v]
+    items = [(k, v) for k, v in sorted(params.items()) if full or k not in defaults or defaults[k] != v]
     if not items:
         return name
     return name + ":" + ",".join(f"{k}={format_value(v)}" for k, v in items)
+
+
+def resolve_spec(spec: str) -> str:
+    """Full canonical form of a spec string (every parameter, sorted; nothing is fitted).
+
+    Two specs that build the same compressor resolve to the same string, e.g. ``pca:dim=64`` and
+    ``pca``; names that are not registered methods (``float32``, ``float16`` references) must be
+    registered too, so unknown names raise :class:`UnknownMethodError`.
+
+    Examples
+    --------
+    >>> resolve_spec("pca:dim=128,store=f32|int8")
+    'pca:dim=128,store=f32,whiten=false|int8:calib=minmax'
+    """
+    return to_spec(build(spec), full=True)

@@ -21,6 +21,7 @@ from .._errors import EmblabError, InvalidParameterError
 from ..evaluation.results import results_document
 from ..io import atomic_write_json, atomic_write_text
 from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
+from .pareto import label
 
 
 
@@ -34,8 +35,33 @@ def check_specs(specs: Sequence[str]) -> None:
             build(s)
 
 
+def full_spec(spec: str) -> str:
+    """The full resolved spec of ``spec`` (every parameter); uncompressed names stay as they are."""
+    from ..evaluation.tasks.base import UNCOMPRESSED, is_uncompressed
+    from ..registry import resolve_spec
+
+    return UNCOMPRESSED if is_uncompressed(spec) else resolve_spec(spec)
+
+
+def distinct_specs(specs: Iterable[str]) -> list[str]:
+    """``specs`` without the ones that build the same compressor as an earlier one
+    (``pca`` and ``pca:dim=64``), in their first order."""
+    seen: set[str] = set()
+    out = []
+    for s in specs:
+        full = full_spec(s)
+        if full not in seen:
+            seen.add(full)
+            out.append(s)
+    return out
+
+
 def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
+    if res.extra.get("variant"):  # one spec scored several ways (e.g. recsys codings): the row's label
+        rec["variant"] = res.extra["variant"]
+    if res.extra.get("baseline"):  # a reference row that is not a compressor (popularity, random)
+        rec["baseline"] = res.extra["baseline"]
     rec["budget"] = int(res.bytes_per_vector) if res.bytes_per_vector in budgets else None
     rec.update(res.scores)
     rec["main_score"] = res.main_score
@@ -50,19 +76,21 @@ def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     return rec
 
 
-def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
+def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
               out_dir: str | Path | None = None, command: str | None = None, config: dict | None = None,
               on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
               fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
-              time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True) -> dict[str, Any]:
+              time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
+              resume: bool = False) -> dict[str, Any]:
     """Run methods × tasks and return (and optionally write) a results document.
 
     Parameters
     ----------
-    methods : list of spec strings or None
+    methods : list of spec strings, callable or None
         None: the peers and seed compressors that reach each budget
         (:func:`emblab.bench.candidates.default_candidates`); those the fit set cannot support
-        get a ``skipped`` record with the reason.
+        get a ``skipped`` record with the reason. A callable gets the loaded task and returns its
+        specs (e.g. per embedding width).
     tasks : list of task names, task URIs or :class:`~emblab.evaluation.tasks.Task`
     budgets : iterable of int or None
         Byte budgets; records whose bytes/vector hit one are tagged with it.
@@ -85,6 +113,15 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         Seed recipes for the default candidates (default :data:`~emblab.bench.candidates.SEED_RECIPES`).
     faiss : bool
         Include FAISS codecs among the default peers.
+    resume : bool
+        Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
+        kind and budgets instead of running them again.
+
+    Each task contributes its uncompressed row, its reference rows (``Task.reference_results``,
+    e.g. popularity) and every row of ``Task.evaluate_all(spec)`` per spec (a task may score one
+    spec several ways; such rows carry a ``variant`` label). Records keep the ``spec`` they came
+    from. The document's kind is ``recsys`` when every task is a recommendation task, else
+    ``compression``.
 
     Returns
     -------
@@ -97,17 +134,20 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
     from .verdict import verdict
 
     budgets_set = set(int(b) for b in budgets) if budgets else set()
-    if methods is not None:
+    if methods is not None and not callable(methods):
         check_specs(list(methods))
     task_objs = [get_task(t) for t in tasks]
     records: list[dict[str, Any]] = []
     datasets: dict[str, Any] = {}
     doc: dict[str, Any] = {}
     t_start = time.perf_counter()
+    # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
+    kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
+    done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
 
     def flush() -> None:
         nonlocal doc
-        doc = results_document("compression", records, command=command, dataset=datasets,
+        doc = results_document(kind, records, command=command, dataset=datasets,
                                budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows,
                                mode=mode if methods is None else "methods", time_budget_s=time_budget_s)
         doc["verdict"] = verdict(doc)
@@ -130,14 +170,18 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
         X_fit = task.fit_data()
-        if methods is not None:
-            cands = [Candidate(0, s, "given") for s in methods]
-        else:
+        if methods is None:
             cands = default_candidates(X_fit.shape[1], budgets or (), len(X_fit), mode=mode, recipes=recipes,
                                        faiss=faiss)
+        else:
+            specs = list(methods(task)) if callable(methods) else list(methods)
+            if callable(methods):
+                check_specs(specs)
+            cands = [Candidate(0, s, "given") for s in distinct_specs(specs)]
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
-        emit(_record(baseline, baseline, budgets_set))
+        for res in [baseline] + task.reference_results():
+            emit(_record(res, baseline, budgets_set))
         preload_backends([c.spec for c in cands if not c.skip])
         fits = SharedFits()
         for i, cand in enumerate(cands):
@@ -146,24 +190,33 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
             if cand.skip:
                 emit({**head, "skipped": f"cannot fit: {cand.skip}"})
                 continue
+            if (task.name, cand.spec) in done:  # finished by an earlier run of the same benchmark
+                for rec in done[(task.name, cand.spec)]:
+                    emit(rec)
+                continue
             if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
                 emit({**head, "skipped": f"not run: the time budget of {time_budget_s:g} s was used up"})
                 continue
             if on_start:
                 on_start({**head, "index": i + 1, "total": len(cands)})
             t0 = time.perf_counter()
+            shared = None
             try:
                 model, shared = fits.model_for(cand.spec)
-                res = task.evaluate(model)
+                results = task.evaluate_all(model)
             except EmblabError as exc:
-                rec = {**head, "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                results = [{**head, "method": full_spec(cand.spec),
+                            "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
             else:
                 fits.remember(cand.spec, model)
-                rec = {**_record(res, baseline, budgets_set), "spec": cand.spec, "family": cand.family}
-                if shared:
+            wall = time.perf_counter() - t0
+            for res in results:
+                rec = res if isinstance(res, dict) else {**_record(res, baseline, budgets_set),
+                                                         "spec": cand.spec, "family": cand.family}
+                if shared and isinstance(rec.get("extra"), dict):
                     rec["extra"]["fit_shared_with"] = shared
-            rec["wall_time_s"] = time.perf_counter() - t0
-            emit(rec)
+                rec["wall_time_s"] = wall / len(results)
+                emit(rec)
     if not records:
         flush()
     return doc
@@ -229,6 +282,27 @@ class SharedFits:
             self._fitted[key[0]] = (spec, model)
 
 
+def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[int]) -> dict[tuple, list[dict]]:
+    """Records of ``out_dir/<name>.json`` by (task, spec), to resume an interrupted run.
+
+    Only a results document of the same kind and budgets counts; rows that ended in an error or
+    were not run (time budget) are run again.
+    """
+    if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
+        return {}
+    try:
+        old = json.loads((Path(out_dir) / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or old.get("kind") != kind or old.get("budgets") != budgets:
+        return {}
+    out: dict[tuple, list[dict]] = {}
+    for rec in old.get("records") or []:
+        if isinstance(rec, dict) and "spec" in rec:
+            out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
+    return {k: v for k, v in out.items() if not any("error" in r or "skipped" in r for r in v)}
+
+
 def _limit_fit_rows(task: Any, n: int) -> None:
     X = task.fit_data()
     if n < len(X):
@@ -247,7 +321,7 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
         for k in r:
             if k in ("task", "method", "bytes_per_vector", "budget", "main_score", "ratio_to_uncompressed",
                      "compression_ratio", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s",
-                     "artifact_fingerprint", "extra", "wall_time_s"):
+                     "artifact_fingerprint", "extra", "wall_time_s", "variant", "baseline", "spec"):
                 continue
             if isinstance(r[k], (int, float)) and k not in cols:
                 cols.append(k)
@@ -256,17 +330,25 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
 
 #: metrics shown in the terminal table (the markdown table shows all)
 HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100_asym": "R10@100",
-            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman"}
+            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman", "hr@10": "HR@10",
+            "recall@10_last5": "R@10 last5"}
+
 
 
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
     Skipped methods are not rows (:func:`not_run_lines` lists them with their reasons). The
-    method column shows the spec as run (``spec``), falling back to the canonical one.
+    method column is the record's spec as stored (runs write the full resolved spec), with its
+    variant in brackets; a record repeating an earlier (task, method, variant) is not shown twice.
     ``headline`` keeps the main score and one more headline metric (80-column terminals).
     """
-    recs = [r for r in doc["records"] if r.get("task") == task and "skipped" not in r]
+    recs, seen = [], set()
+    for r in doc["records"]:
+        key = (r.get("method"), r.get("variant"))
+        if r.get("task") == task and "skipped" not in r and key not in seen:
+            seen.add(key)
+            recs.append(r)
     cols = _metric_columns(recs, task)
     main = next((r.get("main_score") for r in recs if r.get("main_score")), cols[0] if cols else "")
     if headline:
@@ -282,7 +364,10 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
             rows.append([r.get("spec") or r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
             continue
         ratio = (r.get("ratio_to_uncompressed") or {}).get(main)
-        rows.append([r.get("spec") or r["method"], f"{r['bytes_per_vector']:g}"]
+        # terminal tables name the spec as run (its defaults resolve to the full spec); the
+        # markdown table shows the full resolved spec of every row
+        name = label({**r, "method": r.get("spec") or r["method"]}) if headline else label(r)
+        rows.append([name, f"{r['bytes_per_vector']:g}"]
                     + [f"{r[c]:.{3 if headline else 4}f}" if isinstance(r.get(c), (int, float)) and abs(r[c]) <= 1.0 + 1e-9
                        else (f"{r[c]:.2f}" if isinstance(r.get(c), (int, float)) else "–") for c in cols]
                     + [f"{ratio:.3f}" if ratio is not None else "–",
@@ -315,7 +400,7 @@ def tasks_in(doc: dict) -> list[str]:
 def markdown_table(doc: dict) -> str:
     """Markdown tables (one per task) with machine, versions, command and date."""
     env = doc.get("environment", {})
-    lines = [f"# emblab compression benchmark", ""]
+    lines = ["# emblab " + ("recommendation" if doc.get("kind") == "recsys" else "compression") + " benchmark", ""]
     for task in tasks_in(doc):
         header, rows = table_rows(doc, task)
         lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -325,6 +410,13 @@ def markdown_table(doc: dict) -> str:
         if missing:
             lines += ["", "Not run or failed:", ""] + [f"- {m}" for m in missing]
         lines.append("")
+        if doc.get("kind") == "recsys":
+            from .pareto import markdown_summary
+
+            for metric in ("hr@10", "recall@10_last5"):
+                lines += [f"### {task}: {metric}", "",
+                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
+                                           (doc.get("dataset") or {}).get(task)), ""]
     m = env.get("machine", {})
     pk = env.get("packages", {})
     lines += ["## Environment", "",

@@ -197,16 +197,14 @@ class AutoencoderCompressor(BaseCompressor):
         cfg = TrainConfig(lr=self.lr, weight_decay=float(self.weight_decay), batch_size=self.batch_size,
                           epochs=self.epochs, seed=self.random_state, device=self.device,
                           val_fraction=self.val_fraction, patience=self.patience, progress=False)
-        # restore_best=False (reference): select nothing, so the last epoch's weights remain
-        hist = fit_module(mod, loss_fn, arrays, cfg, val_arrays=val_arrays,
-                          select_from_epoch=0 if self.restore_best else self.epochs + 1,
+        # restore_best=False (reference): the same early stopping, then keep the last epoch's weights
+        hist = fit_module(mod, loss_fn, arrays, cfg, val_arrays=val_arrays, restore_best=self.restore_best,
                           description=f"ae dim={self.dim}")
-        if not self.restore_best and hist.val_loss:
-            hist.best_epoch, hist.best_val = len(hist.val_loss) - 1, hist.val_loss[-1]
         mod.to("cpu")
         self.module_ = mod
-        self.history_ = {"train_loss": hist.train_loss, "val_loss": hist.val_loss,
-                         "best_epoch": hist.best_epoch, "seconds": hist.seconds}
+        kept = hist.best_epoch if self.restore_best else len(hist.val_loss) - 1
+        self.history_ = {"train_loss": hist.train_loss, "val_loss": hist.val_loss, "best_epoch": hist.best_epoch,
+                         "kept_epoch": kept, "stopped_early": hist.stopped_early, "seconds": hist.seconds}
 
     # --- encode / decode -----------------------------------------------------------------------
     def _run(self, fn, A: np.ndarray, chunk: int = 8192) -> np.ndarray:

@@ -145,6 +145,7 @@ def fit_module(
     after_step: Callable[[Any], None] | None = None,
     on_epoch_start: Callable[[int], None] | None = None,
     select_from_epoch: int = 0,
+    restore_best: bool = True,
     extra_state: Callable[[], dict[str, Any]] | None = None,
     restore_extra_state: Callable[[dict[str, Any]], None] | None = None,
     optimizer: Any = None,
@@ -170,7 +171,10 @@ def fit_module(
     on_epoch_start : callable(epoch), optional
         E.g. k annealing; must be a pure function of the epoch so resumed runs match.
     select_from_epoch : int
-        Only epochs >= this may become the best (restored) state.
+        Only epochs >= this may become the best state; early stopping counts patience from there.
+    restore_best : bool
+        Load the best state at the end (True) or keep the last epoch's weights (False). Early
+        stopping works the same either way.
     extra_state, restore_extra_state : callables, optional
         Extra JSON/tensor state to keep in checkpoints (e.g. dead-latent counters).
     optimizer : torch.optim.Optimizer, optional
@@ -298,7 +302,8 @@ def fit_module(
             hist.val_loss.append(vl)
             if epoch >= select_from_epoch and vl < hist.best_val:
                 hist.best_val, hist.best_epoch = vl, epoch
-                best_state = copy.deepcopy({k: v.detach().clone() for k, v in module.state_dict().items()})
+                if restore_best:
+                    best_state = copy.deepcopy({k: v.detach().clone() for k, v in module.state_dict().items()})
             elif (cfg.patience and epoch >= select_from_epoch
                   and epoch - max(hist.best_epoch, select_from_epoch - 1) >= cfg.patience):
                 stopped = True

@@ -119,6 +119,30 @@ def summarize(records: list[dict[str, Any]], y_test_std: np.ndarray | None = Non
     return out
 
 
+def spec_template(spec: str, device: str | None = None) -> str:
+    """Full resolved spec of a sweep compressor (every parameter), with the values the sweep sets
+    per cell left open: ``dim=<d>`` and ``random_state=<seed>``; ``device`` is the sweep's device
+    (set on methods that have one). ``raw`` stays ``raw``.
+
+    Examples
+    --------
+    >>> spec_template("pca:store=f32")
+    'pca:dim=<d>,store=f32,whiten=false'
+    """
+    if spec == "raw":
+        return spec
+    import re
+
+    from ..registry import build
+
+    model = build(spec)
+    if device is not None and "device" in model.get_params():
+        model.set_params(device=device)
+    full = model.to_spec(full=True)
+    full = re.sub(r"(?<=[:,])dim=[^,|]*", "dim=<d>", full)
+    return re.sub(r"(?<=[:,])random_state=[^,|]*", "random_state=<seed>", full)
+
+
 def short_label(spec: str) -> str:
     """Plot label of a compressor spec: method name plus ``alpha`` (training settings dropped)."""
     name, _, rest = spec.partition(":")

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..evaluation.results import environment, write_results
-from .intrinsic_dimension import plot_curves, short_label, summarize
+from .intrinsic_dimension import plot_curves, spec_template, summarize
 from .sweep import SweepConfig, context_baselines, prepare_task, run_sweep
 from .tasks import RegressionTask
 
@@ -39,8 +39,17 @@ def _fmt(x: dict[str, float], digits: int = 3) -> str:
     return f"{x['mean']:.{digits}f} ± {x['std']:.{digits}f}"
 
 
+def _spec(rec: dict[str, Any]) -> str:
+    """The full spec a record was run with (written at run time; ``compressor`` as given otherwise)."""
+    return str(rec.get("spec") or rec["compressor"]).replace("|", "\\|")
+
+
 def markdown(doc: dict[str, Any]) -> str:
-    """Markdown report of a study document (tables + provenance)."""
+    """Markdown report of a study document (tables + provenance).
+
+    Compressors are shown by their full resolved spec, with the per-cell values ``dim=<d>`` and
+    ``random_state=<seed>`` left open (the d and seed columns give them).
+    """
     ctx, env = doc["context"], doc["environment"]
     lines = [f"# Intrinsic dimension: {doc['task']}", "",
              f"Task: {doc['task_meta']}", "",
@@ -56,7 +65,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines.append(f"| shuffled-label control (ridge, raw) | {ctx['shuffled_ridge']['test']['mse']:.4f} | "
                  f"{ctx['shuffled_ridge']['test']['r2']:.4f} |")
     b = ctx["best_val_selected"]
-    picks = ", ".join(f"{short_label(p['compressor'])} d={p['d']} {p['regressor']}" for p in b["per_seed"])
+    picks = ", ".join(f"`{_spec(p)}` d={p['d']} {p['regressor']}" for p in b["per_seed"])
     lines.append(f"| best config chosen on validation ({picks}) | – | "
                  f"{b['test_r2_mean']:.4f} ± {b['test_r2_std']:.4f} |")
     lines += ["", "## Per compressor and regressor (mean ± std over seeds)", "",
@@ -66,7 +75,7 @@ def markdown(doc: dict[str, Any]) -> str:
     for m in doc["records"]:
         g = m.get("gain_d_star_vs_raw")
         gs = f"{g['mean']:+.4f} [{g['lo']:+.4f}, {g['hi']:+.4f}]" if g else "–"
-        lines.append(f"| {short_label(m['compressor'])} | {m['regressor']} | {m['ids']} | {m['id_median']:g} | "
+        lines.append(f"| `{_spec(m)}` | {m['regressor']} | {m['ids']} | {m['id_median']:g} | "
                      f"{m['d_star_median']:g} | {_fmt(m['test_at_id_mse'])} | {_fmt(m['test_at_d_star_mse'])} | "
                      f"{_fmt(m['test_raw_mse'])} | {_fmt(m['test_at_d_star_r2'])} | {_fmt(m['test_raw_r2'])} | {gs} |")
     lines += ["", "## Validation MSE curves (mean over seeds)", ""]
@@ -74,7 +83,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["| compressor | regressor | " + " | ".join("raw" if d == doc["d_in"] else str(d) for d in dims) + " |",
               "|---|---|" + "---|" * len(dims)]
     for m in doc["records"]:
-        lines.append(f"| {short_label(m['compressor'])} | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
+        lines.append(f"| `{_spec(m)}` | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
     cfg = doc["config"]
     lines += ["", "## Provenance", "",
               f"- config: `{cfg}`",
@@ -82,7 +91,9 @@ def markdown(doc: dict[str, Any]) -> str:
               f"{doc['n_cells_resumed']} resumed); all runs of this sweep: {doc['sweep_seconds_all_runs']:.0f} s "
               f"({len(doc['runs'])} run(s))",
               f"- machine: {env['machine']}", f"- emblab {env['emblab']}, python {env['python']}, "
-              f"packages {env['packages']}", f"- command: `{env['command']}`", f"- date: {env['date_utc']}", ""]
+              f"packages {env['packages']}", f"- command: `{env['command']}`", f"- date: {env['date_utc']}"]
+    lines += [f"- edit of the records after the run ({e['date']}): {e['what']}" for e in doc.get("record_edits", [])]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -121,8 +132,12 @@ def run_study(task: RegressionTask, cfg: SweepConfig, out_dir: str | Path, *, pr
     y_mu, y_sd = float(sub.y[sub.train].mean()), float(sub.y[sub.train].std())
     y_test_std = (sub.y[sub.test] - y_mu) / y_sd
     summary = summarize(records, y_test_std, store.preds, regressors=list(cfg.regressors))
+    for m in summary["methods"]:  # the full spec, resolved now with the defaults this run used
+        m["spec"] = spec_template(m["compressor"], cfg.device)
     ctx = context_baselines(task, cfg)
     ctx["best_val_selected"] = _best_val_selected(records)
+    for p in ctx["best_val_selected"]["per_seed"]:
+        p["spec"] = spec_template(p["compressor"], cfg.device)
     from dataclasses import asdict
 
     doc = write_results(out / f"intrinsic_dim_{name}.json", "intrinsic_dimension", summary["methods"],

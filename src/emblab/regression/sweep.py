@@ -174,7 +174,7 @@ def _features(spec: str, d: int | None, seed: int, task: RegressionTask, ys: np.
     Z = np.zeros((len(X), d), np.float32)
     for idx in (task.train, task.val, task.test):
         Z[idx] = model.encode(X[idx]).as_float()  # regress on the stored codes
-    info = {"bytes_per_vector": float(model.bytes_per_vector), "fit_s": fit_s, "spec": model.to_spec()}
+    info = {"bytes_per_vector": float(model.bytes_per_vector), "fit_s": fit_s, "spec": model.to_spec(full=True)}
     hist = getattr(model, "history_", None)
     if hist:
         info["ae_best_epoch"] = hist.get("best_epoch")

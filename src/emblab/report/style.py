@@ -11,7 +11,7 @@ _FIXED = {
     "pca": "#1f77b4", "pca store=f32": "#1f77b4", "pca store=int8": "#17becf", "pca+int8": "#0e7c86",
     "binary rescore=10": "#8c8c00", "binary rescore=10 rescore_source=int8": "#e0c000", "trunc": "#8c564b", "int8": "#7f7f7f",
     "binary": "#bcbd22", "PQ": "#ff7f0e", "OPQ+PQ": "#d62728", "SQ": "#9467bd",
-    "sae": "#2ca02c", "mcr2": "#e377c2", "ae": "#9edae5", "randproj": "#c49c94",
+    "sae": "#2ca02c", "sae omp": "#98df8a", "mcr2": "#e377c2", "ae": "#9edae5", "randproj": "#c49c94",
     "corrector": "#2ca02c", "stale": "#d62728", "refresh": "#ff7f0e", "inbatch": "#7f7f7f",
     "oracle": "#000000", "raw": "#000000",
 }
@@ -28,7 +28,8 @@ def family(spec: str) -> str:
     """Group a method spec into a plotted line: size parameters dropped, other options kept.
 
     Examples: ``pca:dim=64,store=int8`` -> ``pca store=int8``; ``faiss:OPQ32,PQ32`` -> ``OPQ+PQ``;
-    ``pca:dim=128,store=f32|int8`` -> ``pca+int8``; ``sae:h=4096,k=32`` -> ``sae h=4096``.
+    ``pca:dim=128,store=f32|int8`` -> ``pca+int8``; ``sae:h=16384,k=32`` -> ``sae h=16384``. Full specs
+    (defaults written out) group with their short form.
     """
     spec = str(spec).strip()
     if spec.startswith("faiss:"):
@@ -45,13 +46,23 @@ def family(spec: str) -> str:
     stages = spec.split("|")
     if len(stages) > 1:
         return "+".join(s.split(":")[0] for s in stages)
-    name, _, rest = spec.partition(":")
+    name, _, rest = _short(spec).partition(":")
     keep = []
     for item in rest.split(","):
         key, _, val = item.partition("=")
         if key and key not in _NOISE_KEYS:
             keep.append(f"{key}={val}")
     return " ".join([name] + keep)
+
+
+def _short(spec: str) -> str:
+    """Results hold full specs (every parameter); families group by the non-default ones."""
+    from ..registry import build
+
+    try:
+        return build(spec).to_spec()
+    except Exception:  # noqa: BLE001 - a label that is not a spec (e.g. "uncompressed") stays as it is
+        return spec
 
 
 def color(name: str) -> str:

@@ -6,6 +6,9 @@ target row pushed through g), never wall time, in two counters:
 - ``loss``: positives and negatives re-encoded with gradient in the training step;
 - ``refresh``: cache maintenance without gradient (initial build, periodic refresh, oracle).
 
+The corrector h counts its own rows (:class:`emblab.retrieval.corrector.CorrectorTrainer`); the
+training loop puts both in one unit, target-encoder forward equivalents.
+
 Monitoring and evaluation encodes (drift, top-k overlap, test metrics) go through
 :func:`encode_all` with ``counter=None`` and are not counted (spec section 5).
 """

@@ -10,9 +10,17 @@ Spec section 3 (our default design; the paper publishes no architecture):
 ``replay_size`` re-encoded ``(C[y], g(y))`` pairs (spec section 3, step 5 and pitfall "h must
 generalise"). The loss is regression ``mean(1 - cos(h(C[y]), sg(g(y))))`` plus an optional
 logit-matching KL term (:func:`logit_matching_kl`).
+
+Cost (spec section 4, B4): the trainer counts **every row that passes through h**, by a forward
+hook on h, so no caller can forget one: ``rows_scored`` (forwards without gradient: scoring the
+cache to select negatives) and ``rows_trained`` (forwards with gradient, each followed by a
+backward: the current rows, the replay rows and the rows of the logit-matching term). Monitoring
+forwards run inside :meth:`CorrectorTrainer.uncounted`.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from .._deps import require
 from .._errors import InvalidParameterError
@@ -115,6 +123,33 @@ class CorrectorTrainer:
         self.buf_e = torch.zeros(self.replay_size, dim, device=device)
         self.buf_n = 0      # number of valid rows
         self.buf_pos = 0    # ring-buffer write position
+        self.rows_scored = 0   # rows through h without gradient
+        self.rows_trained = 0  # rows through h with gradient (forward + backward)
+        self._counting = True
+        self.h.register_forward_hook(self._count_rows)
+
+    def _count_rows(self, _module, inputs, _output) -> None:
+        if not self._counting:
+            return
+        x = inputs[0]
+        n = int(x.reshape(-1, x.shape[-1]).shape[0])
+        if torch.is_grad_enabled():
+            self.rows_trained += n
+        else:
+            self.rows_scored += n
+
+    @contextlib.contextmanager
+    def uncounted(self):
+        """Forwards inside this block are not counted (monitoring: drift, overlap)."""
+        prev, self._counting = self._counting, False
+        try:
+            yield
+        finally:
+            self._counting = prev
+
+    def flops(self) -> float:
+        """FLOPs of every counted row: scoring rows 1 forward, training rows ~3 (forward + backward)."""
+        return float(self.h.flops_per_item()) * (self.rows_scored + 3 * self.rows_trained)
 
     def push(self, c, e) -> None:
         """Add re-encoded pairs (n, D) to the ring buffer (detached copies)."""

@@ -1,9 +1,14 @@
 """Summaries, the headline ratio, plots and markdown for corrector results (reads records only).
 
-Headline (spec section 4): the refresh encodes of the cheapest periodic-refresh baseline that
-reaches the corrector's final quality, divided by the corrector's refresh encodes. Computed two
-ways: (a) discrete, over the R values run; (b) interpolated in log(refresh encodes) along the
-refresh family ordered by cost (stale = no refresh, refresh-R for decreasing R, oracle = R=1).
+Costs are in one unit, target-encoder forward equivalents (``train._costs``): *maintenance* =
+refresh encodes + the FLOPs of every row through h (scoring, training, replay) over the FLOPs of
+one forward of g; *total* adds the loss encodes (x3, forward + backward).
+
+Headline (spec section 4): the maintenance compute of the cheapest periodic-refresh baseline that
+reaches the corrector's final quality, divided by the corrector's maintenance compute (refresh
+encodes + h). Computed two ways: (a) discrete, over the R values run; (b) interpolated in
+log(maintenance compute) along the refresh family ordered by cost (stale = no refresh, refresh-R
+for decreasing R, oracle = R=1). A ratio below 1 means the corrector costs more than the baseline.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ def summarize(records: list[dict], metric: str, split: str) -> list[dict[str, An
                      "refresh_encodes": float(np.mean([r["counts"]["refresh"] for r in rs])),
                      "loss_encodes": float(np.mean([r["counts"]["loss"] for r in rs])),
                      "h_g_equiv": float(np.mean([r["counts"]["h_g_equiv"] for r in rs])),
+                     "maintenance_g_equiv": float(np.mean([r["counts"]["maintenance_g_equiv"] for r in rs])),
+                     "total_g_equiv": float(np.mean([r["counts"]["total_g_equiv"] for r in rs])),
                      "cos_g0_fresh_end": mean_of("cos_g0_fresh"), "cos_cache_fresh_end": mean_of("cos_cache_fresh"),
                      "cos_h_fresh_end": mean_of("cos_h_fresh"), "overlap@10_cache_end": mean_of("overlap@10_cache"),
                      "overlap@10_h_end": mean_of("overlap@10_h"),
@@ -50,49 +57,58 @@ def summarize(records: list[dict], metric: str, split: str) -> list[dict[str, An
 
 
 def headline(rows: list[dict], metric: str) -> dict[str, Any]:
-    """Matched-quality refresh-cost ratio of the corrector vs periodic refresh (see module doc)."""
+    """Matched-quality maintenance-compute ratio of the corrector vs periodic refresh (see module doc)."""
     by = {r["label"]: r for r in rows}
     if "corrector" not in by:
         return {}
     c = by["corrector"]
-    qc, cost_c = c[metric], c["refresh_encodes"]
+    cost = "maintenance_g_equiv"
+    qc, cost_c = c[metric], c[cost]
     fam = [by[lbl] for lbl in sorted(by, key=_order) if lbl == "stale" or lbl.startswith("refresh-R") or lbl == "oracle"]
-    fam.sort(key=lambda r: r["refresh_encodes"])
+    fam.sort(key=lambda r: r[cost])
     out: dict[str, Any] = {"metric": metric, "corrector": qc, "corrector_std": c[f"{metric}_std"],
-                           "corrector_refresh_encodes": cost_c, "corrector_h_g_equiv": c["h_g_equiv"]}
+                           "corrector_refresh_encodes": c["refresh_encodes"], "corrector_h_g_equiv": c["h_g_equiv"],
+                           "corrector_maintenance_g_equiv": cost_c, "corrector_total_g_equiv": c["total_g_equiv"]}
     for lbl in ("stale", "oracle", "inbatch"):
         if lbl in by:
             out[f"{lbl}"] = by[lbl][metric]
             out[f"corrector_minus_{lbl}"] = qc - by[lbl][metric]
+    for lbl in ("stale", "oracle") + tuple(r["label"] for r in fam if r["label"].startswith("refresh-R")):
+        if lbl in by:
+            out[f"{lbl}_maintenance_g_equiv"] = by[lbl][cost]
+            out[f"{lbl}_total_g_equiv"] = by[lbl]["total_g_equiv"]
+            out[f"{lbl}_{metric}"] = by[lbl][metric]
+            out[f"{lbl}_{metric}_std"] = by[lbl][f"{metric}_std"]
     reach = [r for r in fam if r["label"].startswith("refresh-R") and r[metric] >= qc]
     if reach:
         out["cheapest_refresh_matching"] = reach[0]["label"]
-        out["ratio_discrete"] = reach[0]["refresh_encodes"] / cost_c
+        out["ratio_discrete"] = reach[0][cost] / cost_c
     else:
         out["cheapest_refresh_matching"] = None
         out["ratio_discrete"] = None
         refr = [r for r in fam if r["label"].startswith("refresh-R")]
         if refr:  # none matched: the ratio is at least that of the most expensive setting run
-            out["ratio_at_least"] = max(r["refresh_encodes"] for r in refr) / cost_c
+            out["ratio_at_least"] = max(r[cost] for r in refr) / cost_c
     if "oracle" in by and by["oracle"][metric] < qc:
-        out["ratio_at_least_oracle"] = by["oracle"]["refresh_encodes"] / cost_c
+        out["ratio_at_least_oracle"] = by["oracle"][cost] / cost_c
     # Interpolate quality vs log(cost) along the family; first crossing of the corrector's level.
     out["ratio_interpolated"] = None
     for a, b in zip(fam, fam[1:]):
         if a[metric] < qc <= b[metric]:
-            la, lb = math.log(a["refresh_encodes"]), math.log(b["refresh_encodes"])
+            la, lb = math.log(a[cost]), math.log(b[cost])
             w = (qc - a[metric]) / (b[metric] - a[metric])
             out["ratio_interpolated"] = math.exp(la + w * (lb - la)) / cost_c
             break
     if fam and fam[0][metric] >= qc:
-        out["ratio_interpolated"] = fam[0]["refresh_encodes"] / cost_c  # the cheapest baseline already matches
+        out["ratio_interpolated"] = fam[0][cost] / cost_c  # the cheapest baseline already matches
     return out
 
 
 def markdown_table(rows: list[dict], metrics: list[str], split: str) -> str:
     """Markdown table of the summary rows."""
     head = ["method", "seeds"] + [f"{m} ({split})" for m in metrics] + [
-        "refresh encodes", "h cost (g-fwd equiv.)", "loss encodes", "cos(g0,g) end", "cos(C,g) end",
+        "refresh encodes", "h cost (g-fwd eq.)", "maintenance = refresh + h (g-fwd eq.)", "loss encodes",
+        "total compute (g-fwd eq.)", "cos(g0,g) end", "cos(C,g) end",
         "cos(h(C),g) end", "overlap@10 C", "overlap@10 h(C)", "wall s/run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
@@ -102,7 +118,8 @@ def markdown_table(rows: list[dict], metrics: list[str], split: str) -> str:
     for r in rows:
         cells = [r["label"], str(r["n_seeds"])]
         cells += [f"{r[m]:.4f} ± {r[m + '_std']:.4f}" if m + "_std" in r else f(r.get(m), "{:.4f}") for m in metrics]
-        cells += [f"{r['refresh_encodes']:,.0f}", f(r["h_g_equiv"], "{:,.1f}"), f"{r['loss_encodes']:,.0f}",
+        cells += [f"{r['refresh_encodes']:,.0f}", f(r["h_g_equiv"], "{:,.1f}"), f(r["maintenance_g_equiv"], "{:,.0f}"),
+                  f"{r['loss_encodes']:,.0f}", f(r["total_g_equiv"], "{:,.0f}"),
                   f(r["cos_g0_fresh_end"]), f(r["cos_cache_fresh_end"]), f(r["cos_h_fresh_end"]),
                   f(r["overlap@10_cache_end"]), f(r["overlap@10_h_end"]), f(r["wall_s"], "{:.0f}")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -120,7 +137,7 @@ def _mean_curves(records: list[dict], key: str) -> dict[str, tuple[np.ndarray, n
             continue
         steps = np.array([p["step"] for p in curves[0][:n]])
         ys = np.array([[c[i].get(key, np.nan) for i in range(n)] for c in curves])
-        xs = np.array([[c[i]["refresh_encodes"] for i in range(n)] for c in curves]).mean(0)
+        xs = np.array([[c[i]["maintenance_g_equiv"] for i in range(n)] for c in curves]).mean(0)
         out[label] = (steps, xs, ys.mean(0))
     return out
 
@@ -135,7 +152,7 @@ def _color(label: str) -> str | None:
 
 def plot_quality(records: list[dict], key: str, path, title: str = "", final_split: str = "test",
                  final_metric: str = "recall@10") -> None:
-    """Left: final quality (mean ± std over seeds) vs total refresh encodes, with the training path
+    """Left: final quality (mean ± std over seeds) vs maintenance compute, with the training path
     faint; right: curve-split quality vs step. Means over seeds."""
     import matplotlib
 
@@ -151,11 +168,11 @@ def plot_quality(records: list[dict], key: str, path, title: str = "", final_spl
         axes[0].plot(np.maximum(xs, 1), ys, "-", color=c, alpha=0.25, lw=1)
         if label in rows:
             r = rows[label]
-            axes[0].errorbar([max(r["refresh_encodes"], 1)], [r[final_metric]], yerr=[r[final_metric + "_std"]],
+            axes[0].errorbar([max(r["maintenance_g_equiv"], 1)], [r[final_metric]], yerr=[r[final_metric + "_std"]],
                              fmt="o", ms=7, color=c, capsize=3, label=f"{label} (final {final_split})")
         axes[1].plot(steps, ys, color=c, label=label)
     axes[0].set_xscale("log")
-    axes[0].set_xlabel("target-encoder refresh passes (log; inbatch plotted at 1)")
+    axes[0].set_xlabel("maintenance compute: refresh encodes + h, in g-forward equivalents (log; inbatch at 1)")
     axes[0].legend(fontsize=7)
     axes[0].set_title(f"final {final_split} {final_metric} (markers) and {key} path during training (faint)", fontsize=8)
     axes[1].set_xlabel("training step (after the cache is built)")

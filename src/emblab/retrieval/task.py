@@ -64,24 +64,6 @@ class RetrievalTask:
         return {q: np.fromiter(d.keys(), dtype=np.int64) for q, d in self.qrels[split].items()}
 
 
-def recall_at_k(ranked: np.ndarray, rel: dict[int, int], k: int) -> float:
-    """|top-k ∩ relevant| / |relevant| (BEIR's Recall@k). ranked: (>=k,) target rows."""
-    relevant = [t for t, r in rel.items() if r > 0]
-    if not relevant:
-        return 0.0
-    return len(set(ranked[:k].tolist()) & set(relevant)) / len(relevant)
-
-
-def ndcg_at_k(ranked: np.ndarray, rel: dict[int, int], k: int = 10) -> float:
-    """nDCG@k with linear gain (pytrec_eval / BEIR convention). ranked: (>=k,) target rows."""
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    gains = np.array([rel.get(int(t), 0) for t in ranked[:k]], dtype=np.float64)
-    dcg = float((gains * disc[:len(gains)]).sum())
-    ideal = np.sort(np.array([r for r in rel.values() if r > 0], dtype=np.float64))[::-1][:k]
-    idcg = float((ideal * disc[:len(ideal)]).sum())
-    return dcg / idcg if idcg > 0 else 0.0
-
-
 def rank_targets(Q, T, k: int, chunk: int = 1024):
     """Exhaustive top-k by inner product. Q: (nq, D), T: (N, D) torch tensors -> (nq, k) int64 numpy."""
     torch = require("torch", "rank_targets")
@@ -94,11 +76,22 @@ def rank_targets(Q, T, k: int, chunk: int = 1024):
 
 
 def retrieval_metrics(ranked: np.ndarray, q_rows: np.ndarray, qrels: dict, ks=(1, 5, 10, 20, 100)) -> dict[str, Any]:
-    """Mean Recall@k for each k and nDCG@10 over the queries ``q_rows`` (rows of ``ranked``)."""
-    out = {f"recall@{k}": float(np.mean([recall_at_k(ranked[i], qrels[q], k) for i, q in enumerate(q_rows)]))
-           for k in ks}
-    out["ndcg@10"] = float(np.mean([ndcg_at_k(ranked[i], qrels[q], 10) for i, q in enumerate(q_rows)]))
-    return out
+    """Mean Recall@k for each k and nDCG@10 over the queries ``q_rows`` (rows of ``ranked``).
+
+    The metrics are :func:`emblab.evaluation.metrics.mean_retrieval_scores` (pytrec_eval
+    conventions: judgements <= 0 count as not relevant, queries without a relevant target are
+    left out of the mean), applied to target rows instead of document ids.
+
+    Parameters
+    ----------
+    ranked : (nq, >= max(ks)) int array, target rows best first
+    q_rows : (nq,) int array, the query row of each row of ``ranked``
+    qrels : dict query row -> {target row: relevance}
+    """
+    from ..evaluation.metrics import mean_retrieval_scores
+
+    run = {int(q): ranked[i].tolist() for i, q in enumerate(q_rows)}
+    return mean_retrieval_scores(run, {int(q): qrels[q] for q in q_rows}, ndcg_ks=(10,), recall_ks=ks)
 
 
 def topk_overlap(I_a: np.ndarray, I_b: np.ndarray, k: int) -> float:

@@ -9,8 +9,12 @@ method          negatives                                            refresh enc
 ``stale``       top-k of raw cache C, never refreshed                N
 ``refresh``     top-k of C, C re-encoded every R steps               N * (1 + floor((T-1)/R))
 ``oracle``      top-k of fresh g(y) for all N, every step            N * T
-``corrector``   top-k of h(C), C never refreshed, h trained online   N (+ h FLOPs, reported)
+``corrector``   top-k of h(C), C never refreshed, h trained online   N (+ h, see below)
 ==============  ===================================================  =========================
+
+Every cost is also stated in one unit, target-encoder forward equivalents (``_costs``): h counts
+the FLOPs of every row through it (scoring, training, replay, logit matching) over one forward of
+g, so ``maintenance_g_equiv`` = refresh encodes + h compares the corrector with refreshing.
 
 ``T`` counts the steps after the cache is built (``steps``); ``pre_steps`` in-batch warm-start
 steps come first for every method (synthetic task: 100). Loss: cross-entropy of the positive
@@ -113,7 +117,6 @@ class _Run:
         self.corr = (CorrectorTrainer(dim, cfg.h, cfg.h_hidden_mult, cfg.h_lr, cfg.replay_size, dev)
                      if cfg.method == "corrector" else None)
         self.hC, self.hC_step = None, -1
-        self.h_scored = self.h_trained = 0   # rows through h for scoring / for training
         self.G0 = None                        # g0(y), monitoring only (never counted)
         self.rng = np.random.default_rng(cfg.seed)
         self.gen = torch.Generator(device=dev).manual_seed(cfg.seed + 7)
@@ -126,14 +129,26 @@ class _Run:
         self.losses: list[float] = []
 
 
-def _h_cost(run: _Run) -> dict:
-    if run.corr is None:
-        return {"h_flops": 0.0, "h_g_equiv": 0.0}
-    fpi = run.corr.h.flops_per_item()
-    # Training rows cost ~3 forwards (forward + backward).
-    flops = float(fpi) * (run.h_scored + 3 * run.h_trained)
-    g_flops = float(run.task.info.get("g_flops_per_item", 1.0))
-    return {"h_flops": flops, "h_flops_per_item": fpi, "h_g_equiv": flops / g_flops}
+def _costs(run: _Run) -> dict:
+    """Every cost of the run in one unit, target-encoder forward equivalents (spec section 4).
+
+    - ``h_g_equiv``: FLOPs of every row through h (scoring 1 forward, training 3: forward +
+      backward, replay rows included) divided by the FLOPs of one forward of g;
+    - ``maintenance_g_equiv`` = refresh encodes + ``h_g_equiv``: what keeping the negatives'
+      scores usable costs, the quantity the methods differ in;
+    - ``loss_g_equiv`` = 3 x loss encodes (re-encoded with gradient: forward + backward);
+    - ``total_g_equiv`` = both.
+    """
+    out = {"h_flops": 0.0, "h_g_equiv": 0.0, "h_scored_rows": 0, "h_trained_rows": 0}
+    if run.corr is not None:
+        g_flops = float(run.task.info.get("g_flops_per_item", 1.0))
+        out = {"h_flops": run.corr.flops(), "h_flops_per_item": run.corr.h.flops_per_item(),
+               "h_g_equiv": run.corr.flops() / g_flops, "h_scored_rows": run.corr.rows_scored,
+               "h_trained_rows": run.corr.rows_trained}
+    out["maintenance_g_equiv"] = run.counter.refresh + out["h_g_equiv"]
+    out["loss_g_equiv"] = 3.0 * run.counter.loss
+    out["total_g_equiv"] = out["loss_g_equiv"] + out["maintenance_g_equiv"]
+    return out
 
 
 def _select(run: _Run, q, qrows, s: int):
@@ -155,7 +170,6 @@ def _select(run: _Run, q, qrows, s: int):
         uniq, inv = torch.unique(sl, return_inverse=True)
         with torch.no_grad():
             hu = run.corr.h(run.cache.C[uniq])
-        run.h_scored += int(uniq.numel())
         logits = cfg.beta * torch.einsum("bd,bsd->bs", qd, hu[inv])
         pick = select_negatives(logits, torch.zeros_like(logits, dtype=torch.bool), cfg.k, gumbel=cfg.gumbel,
                                 generator=run.gen, extra=extra)
@@ -166,7 +180,6 @@ def _select(run: _Run, q, qrows, s: int):
         return torch.gather(sl, 1, pick), hC
     if run.hC is None or (s - cfg.warmup) % cfg.h_every == 0 or run.hC_step < 0:
         run.hC, run.hC_step = run.corr.apply(run.cache.C), s
-        run.h_scored += run.cache.n
     idx = select_negatives(cfg.beta * (qd @ run.hC.T), excl, cfg.k, gumbel=cfg.gumbel, generator=run.gen, extra=extra)
     return idx, run.hC
 
@@ -218,7 +231,6 @@ def _train_step(run: _Run) -> float:
             cand = torch.cat([inv[:B].unsqueeze(0).expand(B, B), inv[B:].view(B, cfg.k)], dim=1)
             extra = cfg.lambda_kl * logit_matching_kl(q, E[cand], run.corr.h(c_rows)[cand], cfg.beta)
         run.corr.step(c_rows, E.detach(), extra)
-        run.h_trained += int(uniq.numel())
     run.step += 1
     return float(loss.detach())
 
@@ -230,7 +242,7 @@ def _log_point(run: _Run) -> dict:
     G = encode_all(run.g, run.Xt)                 # fresh, not counted (spec section 5)
     ev = _evaluate(run, task.curve_split, G)
     pt = {"step": run.step - cfg.pre_steps, "loss_encodes": run.counter.loss, "refresh_encodes": run.counter.refresh,
-          **_h_cost(run), **{f"{task.curve_split}/{k}": v for k, v in ev.items()}}
+          **_costs(run), **{f"{task.curve_split}/{k}": v for k, v in ev.items()}}
     pt["cos_g0_fresh"] = EmbeddingCache.mean_cos(run.G0, G) if run.G0 is not None else 1.0
     if run.cache is not None and run.cache.C is not None:
         pt["cos_cache_fresh"] = EmbeddingCache.mean_cos(run.cache.C, G)
@@ -240,7 +252,8 @@ def _log_point(run: _Run) -> dict:
         I_c = rank_targets(Qp, run.cache.C, 100)
         pt["overlap@10_cache"], pt["overlap@100_cache"] = topk_overlap(I_c, I_fresh, 10), topk_overlap(I_c, I_fresh, 100)
         if run.corr is not None:
-            hC = run.corr.apply(run.cache.C)
+            with run.corr.uncounted():  # monitoring, like the fresh encode above
+                hC = run.corr.apply(run.cache.C)
             pt["cos_h_fresh"] = EmbeddingCache.mean_cos(hC, G)
             I_h = rank_targets(Qp, hC, 100)
             pt["overlap@10_h"], pt["overlap@100_h"] = topk_overlap(I_h, I_fresh, 10), topk_overlap(I_h, I_fresh, 100)
@@ -275,13 +288,14 @@ def _state(run: _Run) -> tuple[dict, dict]:
             "rng_numpy": run.rng.bit_generator.state, "curve": run.curve, "losses": run.losses, "opt": ostruct,
             "cache_built_step": run.cache.built_step if run.cache else None,
             "cache_n_refreshes": run.cache.n_refreshes if run.cache else 0,
-            "hC_step": run.hC_step, "h_scored": run.h_scored, "h_trained": run.h_trained}
+            "hC_step": run.hC_step}
     if run.corr is not None:
         ht, hs = flatten_optimizer(run.corr.opt, "hopt")
         tensors.update(ht)
         tensors.update({f"h.{k}": v for k, v in run.corr.h.state_dict().items()})
         tensors.update({f"hbuf.{k}": v for k, v in run.corr.state().items()})
-        meta.update(hopt=hs, buf_n=run.corr.buf_n, buf_pos=run.corr.buf_pos)
+        meta.update(hopt=hs, buf_n=run.corr.buf_n, buf_pos=run.corr.buf_pos, h_scored=run.corr.rows_scored,
+                    h_trained=run.corr.rows_trained)
     return tensors, meta
 
 
@@ -298,7 +312,7 @@ def _restore(run: _Run, tensors: dict, meta: dict) -> None:
     run.step, run.curve, run.losses = int(meta["step"]), meta["curve"], meta["losses"]
     run.counter.loss, run.counter.refresh = int(meta["counter"]["loss"]), int(meta["counter"]["refresh"])
     run.G0, run.hC = tensors.get("G0"), tensors.get("hC")
-    run.hC_step, run.h_scored, run.h_trained = int(meta["hC_step"]), int(meta["h_scored"]), int(meta["h_trained"])
+    run.hC_step = int(meta["hC_step"])
     if run.cache is not None:
         run.cache.C, run.cache.built_step = tensors.get("cache.C"), meta["cache_built_step"]
         run.cache.n_refreshes = int(meta["cache_n_refreshes"])
@@ -306,6 +320,7 @@ def _restore(run: _Run, tensors: dict, meta: dict) -> None:
         run.corr.h.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("h.")})
         unflatten_optimizer(run.corr.opt, "hopt", tensors, meta["hopt"])
         run.corr.load_state({k[5:]: v for k, v in tensors.items() if k.startswith("hbuf.")}, meta["buf_n"], meta["buf_pos"])
+        run.corr.rows_scored, run.corr.rows_trained = int(meta["h_scored"]), int(meta["h_trained"])
 
 
 def train_retriever(task: RetrievalTask, config: RetrieverConfig | None = None, *, out_dir=None,
@@ -379,8 +394,7 @@ def train_retriever(task: RetrievalTask, config: RetrieverConfig | None = None, 
         save_checkpoint(ckpt, *_state(run))
     record = {"task": task.name, "method": cfg.method, "label": cfg.label, "config": dataclasses.asdict(cfg),
               "device": dev, "steps_done": run.step - cfg.pre_steps, "n_targets": task.n_targets,
-              "counts": {**run.counter.to_dict(), **_h_cost(run), "h_scored_rows": run.h_scored,
-                         "h_trained_rows": run.h_trained,
+              "counts": {**run.counter.to_dict(), **_costs(run),
                          "cache_refreshes": run.cache.n_refreshes if run.cache else 0},
               "curve": run.curve, "wall_s": time.perf_counter() - t0}
     if run.step == total:

@@ -81,7 +81,7 @@ def encode_to_dir(model: Any, input_path: str | os.PathLike, out_dir: str | os.P
     out = Path(out_dir)
     signature = source_signature(input_path)
     refs = list(iter_chunks(input_path, chunk_rows, vector_column=vector_column, id_column=id_column))
-    head = {"spec": model.to_spec(), "model_fingerprint": model.fingerprint, "input": str(input_path),
+    head = {"spec": model.to_spec(full=True), "model_fingerprint": model.fingerprint, "input": str(input_path),
             "input_signature": signature, "chunk_rows": int(chunk_rows), "layout": model.codes_layout}
     created = guard_output(out, "codes-dir", inputs=[input_path], resume=True) == "new"
     manifest = _read_manifest(out) if resume and not created else None

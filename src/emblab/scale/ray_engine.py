@@ -175,7 +175,7 @@ def _collect(ds, model, id_column: str):
             if k.startswith("code_"):
                 cols.setdefault(k[5:], []).append(np.stack(v) if v.dtype == object else v)
     arrays = {k: np.concatenate(v) for k, v in cols.items()}
-    codes = Codes(arrays, model.codes_layout, model.to_spec(), model.fingerprint)
+    codes = Codes(arrays, model.codes_layout, model.to_spec(full=True), model.fingerprint)
     return codes, np.concatenate(ids)
 
 

@@ -8,7 +8,7 @@ time and the exact spec (:mod:`emblab.bench.verdict`).
 
 Config (TOML or JSON; every key optional)::
 
-    tasks = ["knn_fidelity/imdb-minilm", "beir:./my_collection"]
+    tasks = ["knn_fidelity/imdb-minilm", "beir:./my_collection"]   # or recsys:DIR (a user's interactions)
     methods = ["pca:dim=64", "faiss:PQ32"]     # omit: the peers and seed compressors (candidates)
     budgets = [32, 64, 96, 128, 192, 256, 384]
     mode = "quick"                              # quick: no OPQ/FastScan; full: everything
@@ -170,6 +170,8 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             ratio = (rec.get("ratio_to_uncompressed") or {}).get(main)
             fit = f", fit {rec['fit_time_s']:.1f} s" if rec.get("fit_time_s") else ""
             head = "" if rec.get("spec") else f"{rec['task']}: {name} "
+            if rec.get("variant"):  # one spec scored several ways (recsys codings)
+                head += f"[{rec['variant']}] "
             err.print(f"  {head}{rec['bytes_per_vector']:g} B, {main} {rec.get(main, float('nan')):.4f}"
                       + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 

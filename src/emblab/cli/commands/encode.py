@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
 
             encode_with_ray(model_dir, data, out_dir=out, vector_column=vector_column, id_column=id_column,
                             num_workers=workers, address=ray_address)
-            console().print(f"encoded {data} on Ray with [bold]{model.to_spec()}[/] -> {out}/ (parquet)")
+            console().print(f"encoded {data} on Ray with [bold]{model.to_spec(full=True)}[/] -> {out}/ (parquet)")
             return
         if chunked:
             from ...scale.chunked import encode_to_dir
@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
                 on_interrupt(RESUME_NOTE)
                 man = encode_to_dir(model, data, out, **kw)
             console().print(f"encoded {man['n_rows']} vectors in {len(man['chunks'])} chunks "
-                            f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec()}[/]: "
+                            f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec(full=True)}[/]: "
                             f"{man['bytes_per_vector']:g} bytes/vector -> {out}/")
             return
         ids, X = load_matrix(data, dim=model.n_features_in_)
@@ -72,5 +72,5 @@ def register(app: typer.Typer) -> None:
         if not data.lower().endswith(".npy"):  # parquet ids travel with the codes (emblab search prints them)
             codes = codes.with_ids(ids)
         codes.save(out)
-        console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec()}[/]: "
+        console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec(full=True)}[/]: "
                         f"{codes.bytes_per_vector:g} bytes/vector ({codes.nbytes} bytes) -> {out}")

@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
                                      overwrite=overwrite, log=lambda line: err.print(line, markup=False, soft_wrap=True))
         c = console()
         c.print(f"exported {manifest['spec']} on {manifest['task']}: {manifest['n_items']} items, "
-                f"{manifest['bytes_per_vector']:g} B/vector -> {out}/", markup=False, soft_wrap=True)
+                f"{manifest['bytes_per_vector']:g} B/vector -> {Path(out)}/", markup=False, soft_wrap=True)
         fa = manifest["faiss"]
         if fa.get("mode") and faiss:
             line = f"index.faiss, {fa['form']} (scores as emblab mode {fa['mode']})"

@@ -33,6 +33,6 @@ def register(app: typer.Typer) -> None:
         X_val = load_matrix(val, dim=X.shape[1])[1] if val else None
         model.fit(X, X_val=X_val)
         model.save(out)
-        console().print(f"fitted [bold]{model.to_spec()}[/] on {X.shape[0]} x {X.shape[1]} in "
+        console().print(f"fitted [bold]{model.to_spec(full=True)}[/] on {X.shape[0]} x {X.shape[1]} in "
                         f"{model.fit_time_s_:.2f} s: {model.bytes_per_vector:g} bytes/vector, "
                         f"model {model.model_bytes} bytes -> {out}")

@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
                 atomic_save_npz(out, {"D": D, "I": I, **({"ids": names.astype(str)} if cb.ids is not None else {})},
                                 kind="search")
             else:
-                doc = {"model": model.to_spec(), "mode": mode, "k": int(I.shape[1]),
+                doc = {"model": model.to_spec(full=True), "mode": mode, "k": int(I.shape[1]),
                        "query_ids": [x.item() if hasattr(x, "item") else x for x in ids],
                        "indices": I.tolist(), "scores": np.round(D.astype(float), 6).tolist()}
                 if cb.ids is not None:
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
                 atomic_write_json(out, doc, kind="search")
         from rich.table import Table
 
-        t = Table(title=f"top-{I.shape[1]} of {len(cb)} items, {mode} ({model.to_spec()})")
+        t = Table(title=f"top-{I.shape[1]} of {len(cb)} items, {mode} ({model.to_spec(full=True)})")
         t.add_column("query", overflow="fold")
         t.add_column("ids (score)" if cb.ids is not None else "items (score)", overflow="fold")
         for q in range(min(show, len(I))):

@@ -166,7 +166,7 @@ def query_cmd(
         if out.endswith(".npz"):
             atomic_save_npz(out, {"D": D, "I": I}, kind="search")
         else:
-            doc = {"model": model.to_spec(), "collection": collection, "k": int(k),
+            doc = {"model": model.to_spec(full=True), "collection": collection, "k": int(k),
                    "query_ids": [x.item() if hasattr(x, "item") else x for x in qids],
                    "indices": I.tolist(), "scores": np.round(D.astype(float), 6).tolist()}
             if agreement is not None:

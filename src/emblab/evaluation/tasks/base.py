@@ -129,6 +129,14 @@ class Task:
         """
         return {}
 
+    def evaluate_all(self, model: Any = None) -> list["TaskResult"]:
+        """Every row ``model`` produces on this task (one, unless a task scores several variants)."""
+        return [self.evaluate(model)]
+
+    def reference_results(self) -> list["TaskResult"]:
+        """Baseline rows that are not compressors (e.g. popularity); none by default."""
+        return []
+
     def _load(self) -> None:
         raise NotImplementedError
 
@@ -159,7 +167,7 @@ def resolve_model(model: Any, fit_data) -> tuple[Any, str, float | None, bool]:
     -------
     model : fitted compressor or None
     spec : str
-        Canonical spec (``float32`` for uncompressed).
+        Full resolved spec, every parameter included (``float32`` for uncompressed).
     fit_time_s : float or None
     prefitted : bool
         True if the model came fitted (artifact or fitted object).
@@ -179,11 +187,11 @@ def resolve_model(model: Any, fit_data) -> tuple[Any, str, float | None, bool]:
         raise InvalidParameterError(f"cannot evaluate {type(model).__name__}; give a spec string, an artifact "
                                     "directory or a compressor.")
     if getattr(model, "n_features_in_", None) is not None:
-        return model, model.to_spec(), getattr(model, "fit_time_s_", None), True
+        return model, model.to_spec(full=True), getattr(model, "fit_time_s_", None), True
     X = fit_data()
     t0 = time.perf_counter()
     model.fit(X)
-    return model, model.to_spec(), time.perf_counter() - t0, False
+    return model, model.to_spec(full=True), time.perf_counter() - t0, False
 
 
 def prepare_rows(X: Any, name: str, d: int | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Task URIs for users' own data: ``beir:DIR``, ``knn:PATH``, ``sts:PATH`` (design.md section 9).
+"""Task URIs for users' own data: ``beir:DIR``, ``knn:PATH``, ``sts:PATH``, ``recsys:DIR`` (design.md section 9).
 
 A task URI is ``SCHEME:PATH``. It is accepted wherever a task name is: ``emblab eval --task``,
 ``emblab bench --task``, ``emblab export --task`` and :func:`emblab.evaluation.tasks.get_task`.
@@ -8,26 +8,12 @@ options and bad values are one-line :class:`~emblab.InvalidParameterError`.
 
 Adding a scheme
 ---------------
-A scheme is a factory ``f(path: str, **options) -> Task`` plus a declaration of its options. To
-add, say, ``recsys:DIR`` (interactions + item vectors in a folder)::
-
-    # src/emblab/evaluation/tasks/recsys_dir.py
-    from .uri import TaskOption, register_scheme
-
-    def recsys_dir_task(path, *, holdout="last", k=10):
-        ...                                   # read the folder, validate, return a Task
-        return RecsysTask(metadata, loader)
-
-    register_scheme("recsys", recsys_dir_task,
-                    summary="interactions.tsv + items.npy: leave-last-out HitRate@10",
-                    options=(TaskOption("holdout", str, "last", "which interaction to hold out",
-                                        choices=("last", "last5")),
-                             TaskOption("k", int, 10, "cut-off of HitRate@k / NDCG@k")))
-
-and import the module at the bottom of ``evaluation/tasks/__init__.py`` next to the three
-built-in schemes. Every command that takes a task then takes ``recsys:DIR``; ``emblab list
-tasks`` shows the scheme with its options. Validate the folder inside the factory's loader with
-one-line :class:`~emblab.DataError` messages that name the file and say what to do.
+A scheme is a factory ``f(path: str, **options) -> Task`` plus a declaration of its options,
+registered with :func:`register_scheme` in its own module (``beir_dir``, ``knn_path``,
+``sts_path``, ``recsys_dir`` are the examples), which ``evaluation/tasks/__init__.py`` imports.
+Every command that takes a task then takes ``scheme:PATH``; ``emblab list tasks`` shows the
+scheme with its options. Validate the data inside the factory's loader with one-line
+:class:`~emblab.DataError` messages that name the file and say what to do.
 """
 
 from __future__ import annotations
