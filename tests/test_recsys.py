@@ -237,12 +237,15 @@ def test_cli_bench_on_interactions_folder(tmp_path, capsys):
     recs = doc["records"]
     pop = [r for r in recs if r["method"] == "popularity"]
     assert len(pop) == 1 and pop[0]["baseline"] == "popularity"
-    scored = [r for r in recs if "error" not in r]
+    scored = [r for r in recs if "error" not in r and "skipped" not in r]
+    # without --methods the seed compressors are candidates too: each is run or listed with its reason
+    assert {r["spec"].split(":")[0] for r in recs if r.get("spec")} >= {"sae", "mcr2", "ae", "pca"}
+    assert all(r["skipped"].startswith("cannot fit: ") for r in recs if "skipped" in r)
     assert all("hr@10" in r and "ndcg@10" in r and "recall@10_last5" in r for r in scored)
     assert {r.get("variant") for r in scored if r.get("spec") == "pca:dim=8"} == {"dir+norm16", "raw"}
     assert {r["method"] for r in scored if r.get("spec") == "pca:dim=8"} == {"pca:dim=8,store=f16,whiten=false"}
-    # a 60-item catalogue cannot train 256 PQ centroids: one-line error rows, the rest still runs
-    assert any(r["method"].startswith("faiss:PQ") and "error" in r for r in recs)
+    # a 60-item catalogue cannot train 256 PQ centroids: listed with the reason, the rest still runs
+    assert any(r.get("spec", "").startswith("faiss:PQ") and "256 centroids" in r.get("skipped", "") for r in recs)
     assert "Pareto front" in (out / "bench.md").read_text()
 
 
@@ -274,7 +277,8 @@ def test_run_bench_resumes_finished_specs(tmp_path, monkeypatch):
     monkeypatch.setattr(RecsysTask, "evaluate_all", lambda self, m=None: calls.append(m) or real(self, m))
     second = run_bench(["pca:dim=2", "int8", "pca:dim=3"], ["mock/recsys"], [8], out_dir=tmp_path, name="r",
                        resume=True)
-    assert calls == [None, "pca:dim=3"]  # the uncompressed row and the new spec only
+    # the uncompressed row and the new spec only (built from its spec before it is evaluated)
+    assert len(calls) == 2 and calls[0] is None and calls[1].to_spec() == "pca:dim=3"
     keep = [(r["method"], r.get("variant"), r.get("hr@10")) for r in first["records"]]
     assert [(r["method"], r.get("variant"), r.get("hr@10")) for r in second["records"]][:len(keep)] == keep
 
@@ -325,3 +329,19 @@ def test_users_factors_without_user_vectors_is_an_error(tmp_path):
     (f / "items.txt").write_text("\n".join(inter.item_ids) + "\n")
     with pytest.raises(DataError, match="users='factors' needs user vectors"):
         get_task(f"recsys:{f}", users="factors").load()
+
+
+def test_recsys_uri_is_a_registered_scheme_with_typed_options(tmp_path):
+    from emblab import InvalidParameterError
+    from emblab.evaluation.tasks import get_task, list_schemes
+
+    assert "recsys" in [s.name for s in list_schemes()]
+    f = write_folder(tmp_path / "inter", planted_interactions())
+    t = get_task(f"recsys:{f}", codings="raw", seed="3")   # --set values arrive as strings
+    assert t.codings == ("raw",) and t.seed == 3
+    assert t.name == f"recsys:{f}[codings=raw,seed=3]"
+    assert get_task(f"recsys:{f}").name == f"recsys:{f}"
+    with pytest.raises(InvalidParameterError, match="not an option of recsys"):
+        get_task(f"recsys:{f}", factors=8)
+    with pytest.raises(InvalidParameterError, match="codings"):
+        get_task(f"recsys:{f}", codings="zip")

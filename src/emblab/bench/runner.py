@@ -4,12 +4,13 @@
 process, with the same split and seed, and reports each metric as a ratio to uncompressed. It
 writes a results JSON (kind ``compression``, one record per method × task) and a markdown table.
 
-:func:`peer_specs_for_budgets` lists every peer spec (baselines_and_eval.md §1) whose payload is
-exactly one of the byte budgets for width ``d``.
+:func:`peer_specs_for_budgets` (from :mod:`emblab.bench.candidates`) lists every peer spec
+(baselines_and_eval.md §1) whose payload is exactly one of the byte budgets for width ``d``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -19,76 +20,9 @@ from typing import Any, Callable, Iterable, Sequence
 from .._errors import EmblabError, InvalidParameterError
 from ..evaluation.results import results_document
 from ..io import atomic_write_json, atomic_write_text
+from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
 from .pareto import label
 
-DEFAULT_BUDGETS = (32, 64, 96, 128, 192, 256, 384)
-
-
-def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, faiss: bool = True,
-                           pipelines: bool = True, fastscan: bool = True) -> list[tuple[int, str]]:
-    """Every peer spec whose bytes/vector is exactly a budget, for input width ``d``.
-
-    Parameters
-    ----------
-    d : int
-        Embedding width.
-    budgets : iterable of int
-        Bytes per vector.
-    faiss : bool
-        Include FAISS codecs (PQm, OPQm+PQm, SQ8, SQ4, SQfp16, PQ 4-bit FastScan).
-    pipelines : bool
-        Include ``pca:dim=b,store=f32|int8`` chains.
-    fastscan : bool
-        Include 4-bit FastScan PQ (``faiss:PQ{2b}x4fs``).
-
-    Returns
-    -------
-    list of (budget, spec), by budget then in a fixed method order.
-
-    Examples
-    --------
-    >>> [s for b, s in peer_specs_for_budgets(384, [48])]
-    ['binary', 'binary:rescore=10', 'faiss:PQ48np', 'faiss:OPQ48,PQ48np', 'pca:dim=24', 'pca:dim=48,store=int8', 'pca:dim=48,store=f32|int8', 'trunc:dim=24', 'faiss:PQ96x4fs']
-    """
-    out: list[tuple[int, str]] = []
-    for b in sorted(set(int(x) for x in budgets)):
-        if b < 1:
-            raise InvalidParameterError(f"budgets must be positive byte counts; got {b}.")
-        specs: list[str] = []
-        if b == 4 * d:
-            specs.append("float32")
-        if b == 2 * d:
-            specs.append("float16")
-            if faiss:
-                specs.append("faiss:SQfp16")
-        if b == d:
-            specs.append("int8")
-            if faiss:
-                specs.append("faiss:SQ8")
-        nbits = -(-d // 8)
-        if b == nbits:
-            specs += ["binary", "binary:rescore=10"]
-        if b == nbits + d:
-            specs.append("binary:rescore=10,rescore_source=int8")
-        # PQ with one dimension per sub-quantiser (m = d) is excluded: m in {d/2, d/3, ...} as in §1
-        if faiss and d % b == 0 and 2 * b <= d:
-            # "np": no polysemous training. It only permutes centroid ids (same search results)
-            # and costs minutes of CPU per codec on a 2-core machine
-            specs += [f"faiss:PQ{b}np", f"faiss:OPQ{b},PQ{b}np"]
-        if faiss and 2 * b == d:
-            specs.append("faiss:SQ4")
-        if b % 2 == 0 and b // 2 <= d:
-            specs.append(f"pca:dim={b // 2}")
-        if b <= d:
-            specs.append(f"pca:dim={b},store=int8")
-            if pipelines:
-                specs.append(f"pca:dim={b},store=f32|int8")
-        if b % 2 == 0 and b // 2 <= d:
-            specs.append(f"trunc:dim={b // 2}")
-        if faiss and fastscan and d % (2 * b) == 0 and 4 * b <= d:
-            specs.append(f"faiss:PQ{2 * b}x4fs")
-        out += [(b, s) for s in specs]
-    return out
 
 
 def check_specs(specs: Sequence[str]) -> None:
@@ -144,16 +78,20 @@ def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
 
 def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
               out_dir: str | Path | None = None, command: str | None = None, config: dict | None = None,
-              on_record: Callable[[dict], None] | None = None, fit_rows: int | None = None,
-              name: str = "bench", resume: bool = False) -> dict[str, Any]:
+              on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
+              fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
+              time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
+              resume: bool = False) -> dict[str, Any]:
     """Run methods × tasks and return (and optionally write) a results document.
 
     Parameters
     ----------
     methods : list of spec strings, callable or None
-        None: every peer reaching a budget (:func:`peer_specs_for_budgets` on the task's width);
-        a callable gets the loaded task and returns its specs (e.g. per embedding width).
-    tasks : list of task names or :class:`~emblab.evaluation.tasks.Task`
+        None: the peers and seed compressors that reach each budget
+        (:func:`emblab.bench.candidates.default_candidates`); those the fit set cannot support
+        get a ``skipped`` record with the reason. A callable gets the loaded task and returns its
+        specs (e.g. per embedding width).
+    tasks : list of task names, task URIs or :class:`~emblab.evaluation.tasks.Task`
     budgets : iterable of int or None
         Byte budgets; records whose bytes/vector hit one are tagged with it.
     out_dir : path, optional
@@ -162,9 +100,19 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     command, config : optional
         Recorded in the document.
     on_record : callable, optional
-        Called with each record (progress display).
+        Called with each finished record (progress display).
+    on_start : callable, optional
+        Called with ``{"task", "spec", "index", "total", "budget"}`` before each method is fitted.
     fit_rows : int, optional
         Fit on the first ``fit_rows`` rows of each task's fit set (documented smaller runs).
+    mode : {"quick", "full"}
+        Default candidates only: ``quick`` leaves out OPQ and FastScan PQ.
+    time_budget_s : float, optional
+        Start no new method after this many seconds; the rest are listed as skipped.
+    recipes : tuple of SeedRecipe, optional
+        Seed recipes for the default candidates (default :data:`~emblab.bench.candidates.SEED_RECIPES`).
+    faiss : bool
+        Include FAISS codecs among the default peers.
     resume : bool
         Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
         kind and budgets instead of running them again.
@@ -178,9 +126,12 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     Returns
     -------
     dict
-        Results document (``emblab.evaluation.results`` schema, kind ``compression``).
+        Results document (``emblab.evaluation.results`` schema, kind ``compression``) with a
+        ``verdict`` list (:func:`emblab.bench.verdict.verdict`).
     """
     from ..evaluation.tasks import get_task
+    from .candidates import Candidate, default_candidates
+    from .verdict import verdict
 
     budgets_set = set(int(b) for b in budgets) if budgets else set()
     if methods is not None and not callable(methods):
@@ -189,6 +140,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     records: list[dict[str, Any]] = []
     datasets: dict[str, Any] = {}
     doc: dict[str, Any] = {}
+    t_start = time.perf_counter()
     # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
     kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
     done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
@@ -196,14 +148,17 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     def flush() -> None:
         nonlocal doc
         doc = results_document(kind, records, command=command, dataset=datasets,
-                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows)
+                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows,
+                               mode=mode if methods is None else "methods", time_budget_s=time_budget_s)
+        doc["verdict"] = verdict(doc)
         if out_dir is not None:
             write_outputs(doc, out_dir, name)
 
-    def add(rec: dict[str, Any]) -> None:
+    def emit(rec: dict[str, Any]) -> None:
         records.append(rec)
         if on_record:
             on_record(rec)
+        flush()
 
     for task in task_objs:  # load everything first: a data error leaves no partial output
         task.load()
@@ -214,46 +169,124 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
 
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
-        d = task.fit_data().shape[1]
-        if callable(methods):
-            specs = list(methods(task))
-            check_specs(specs)
+        X_fit = task.fit_data()
+        if methods is None:
+            cands = default_candidates(X_fit.shape[1], budgets or (), len(X_fit), mode=mode, recipes=recipes,
+                                       faiss=faiss)
         else:
-            specs = list(methods) if methods is not None else [s for _, s in peer_specs_for_budgets(d, budgets or ())]
-        specs = distinct_specs(specs)
+            specs = list(methods(task)) if callable(methods) else list(methods)
+            if callable(methods):
+                check_specs(specs)
+            cands = [Candidate(0, s, "given") for s in distinct_specs(specs)]
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
         for res in [baseline] + task.reference_results():
-            add(_record(res, baseline, budgets_set))
-        flush()
-        for spec in specs:
-            if (task.name, spec) in done:  # finished by an earlier run of the same benchmark
-                for rec in done[(task.name, spec)]:
-                    add(rec)
+            emit(_record(res, baseline, budgets_set))
+        preload_backends([c.spec for c in cands if not c.skip])
+        fits = SharedFits()
+        for i, cand in enumerate(cands):
+            head = {"task": task.name, "method": cand.spec, "spec": cand.spec, "family": cand.family,
+                    "budget": cand.budget or None}
+            if cand.skip:
+                emit({**head, "skipped": f"cannot fit: {cand.skip}"})
                 continue
+            if (task.name, cand.spec) in done:  # finished by an earlier run of the same benchmark
+                for rec in done[(task.name, cand.spec)]:
+                    emit(rec)
+                continue
+            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
+                emit({**head, "skipped": f"not run: the time budget of {time_budget_s:g} s was used up"})
+                continue
+            if on_start:
+                on_start({**head, "index": i + 1, "total": len(cands)})
             t0 = time.perf_counter()
+            shared = None
             try:
-                results = task.evaluate_all(spec)
+                model, shared = fits.model_for(cand.spec)
+                results = task.evaluate_all(model)
             except EmblabError as exc:
-                results = [{"task": task.name, "method": full_spec(spec),
+                results = [{**head, "method": full_spec(cand.spec),
                             "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
+            else:
+                fits.remember(cand.spec, model)
             wall = time.perf_counter() - t0
             for res in results:
-                rec = res if isinstance(res, dict) else _record(res, baseline, budgets_set)
-                rec["spec"] = spec
+                rec = res if isinstance(res, dict) else {**_record(res, baseline, budgets_set),
+                                                         "spec": cand.spec, "family": cand.family}
+                if shared and isinstance(rec.get("extra"), dict):
+                    rec["extra"]["fit_shared_with"] = shared
                 rec["wall_time_s"] = wall / len(results)
-                add(rec)
-            flush()
+                emit(rec)
     if not records:
         flush()
     return doc
 
 
+#: the library each method family imports on first use (seconds on a busy machine)
+_BACKENDS = {"sae": "torch", "mcr2": "torch", "ae": "torch", "faiss": "faiss", "pq": "faiss", "opq": "faiss"}
+
+
+def preload_backends(specs: Sequence[str]) -> None:
+    """Import torch / faiss before timing starts, so the first method using one is not charged
+    for the import in its fit time."""
+    import importlib
+
+    for name in sorted({_BACKENDS.get(s.split(":", 1)[0].split("|", 1)[0]) for s in specs} - {None}):
+        try:
+            importlib.import_module(name)
+        except ImportError:   # the method's own fit gives the one-line install hint
+            pass
+
+
+class SharedFits:
+    """Fit once, evaluate several specs that differ only in inference-time parameters.
+
+    A method lists such parameters in ``inference_params`` (the SAE's ``encoder``: top-k and OMP
+    coding use the same trained dictionary). The second spec gets a copy of the first one's
+    fitted model with its own inference parameters, so its record's fit time is the (shared) time
+    a fresh fit of that spec takes, and ``extra.fit_shared_with`` names the spec actually fitted.
+    """
+
+    def __init__(self) -> None:
+        self._fitted: dict[str, tuple[str, Any]] = {}
+
+    @staticmethod
+    def _key(model: Any) -> tuple[str, dict[str, Any]] | None:
+        names = tuple(getattr(type(model), "inference_params", ()))
+        if not names:
+            return None
+        params = model.get_params()
+        defaults = model._param_defaults()
+        own = {p: params[p] for p in names}
+        probe = copy.copy(model)
+        probe.set_params(**{p: defaults[p] for p in names})
+        return probe.to_spec(), own
+
+    def model_for(self, spec: str) -> tuple[Any, str | None]:
+        """A fitted copy sharing a previous fit (and that spec), or the spec itself (and None)."""
+        from ..evaluation.tasks.base import is_uncompressed
+        from ..registry import build
+
+        if is_uncompressed(spec):
+            return spec, None
+        model = build(spec)
+        key = self._key(model)
+        if key is None or key[0] not in self._fitted:
+            return model, None
+        first, fitted = self._fitted[key[0]]
+        return copy.deepcopy(fitted).set_params(**key[1]), first
+
+    def remember(self, spec: str, model: Any) -> None:
+        key = self._key(model) if not isinstance(model, str) else None
+        if key is not None and key[0] not in self._fitted:
+            self._fitted[key[0]] = (spec, model)
+
+
 def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[int]) -> dict[tuple, list[dict]]:
     """Records of ``out_dir/<name>.json`` by (task, spec), to resume an interrupted run.
 
-    Only a results document of the same kind and budgets counts; rows that ended in an error are
-    run again.
+    Only a results document of the same kind and budgets counts; rows that ended in an error or
+    were not run (time budget) are run again.
     """
     if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
         return {}
@@ -267,7 +300,7 @@ def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[in
     for rec in old.get("records") or []:
         if isinstance(rec, dict) and "spec" in rec:
             out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
-    return {k: v for k, v in out.items() if not any("error" in r for r in v)}
+    return {k: v for k, v in out.items() if not any("error" in r or "skipped" in r for r in v)}
 
 
 def _limit_fit_rows(task: Any, n: int) -> None:
@@ -305,19 +338,21 @@ HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
-    The method column is the record's spec as stored (runs write the full resolved spec), with its
+    Skipped methods are not rows (:func:`not_run_lines` lists them with their reasons). The
+    method column is the record's spec as stored (runs write the full resolved spec), with its
     variant in brackets; a record repeating an earlier (task, method, variant) is not shown twice.
+    ``headline`` keeps the main score and one more headline metric (80-column terminals).
     """
     recs, seen = [], set()
     for r in doc["records"]:
         key = (r.get("method"), r.get("variant"))
-        if r.get("task") == task and key not in seen:
+        if r.get("task") == task and "skipped" not in r and key not in seen:
             seen.add(key)
             recs.append(r)
     cols = _metric_columns(recs, task)
-    if headline:
-        cols = [c for c in cols if c in HEADLINE] or cols[:4]
     main = next((r.get("main_score") for r in recs if r.get("main_score")), cols[0] if cols else "")
+    if headline:
+        cols = ([main] if main in cols else []) + [c for c in cols if c in HEADLINE and c != main][:1]
     header = ["method", "bytes/vec"] + cols + [f"{main} ÷ float32", "fit s"]
 
     def key(r):
@@ -326,15 +361,32 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     rows = []
     for r in sorted(recs, key=key):
         if "error" in r:
-            rows.append([r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
+            rows.append([r.get("spec") or r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
             continue
         ratio = (r.get("ratio_to_uncompressed") or {}).get(main)
-        rows.append([label(r), f"{r['bytes_per_vector']:g}"]
+        # terminal tables name the spec as run (its defaults resolve to the full spec); the
+        # markdown table shows the full resolved spec of every row
+        name = label({**r, "method": r.get("spec") or r["method"]}) if headline else label(r)
+        rows.append([name, f"{r['bytes_per_vector']:g}"]
                     + [f"{r[c]:.{3 if headline else 4}f}" if isinstance(r.get(c), (int, float)) and abs(r[c]) <= 1.0 + 1e-9
                        else (f"{r[c]:.2f}" if isinstance(r.get(c), (int, float)) else "–") for c in cols]
                     + [f"{ratio:.3f}" if ratio is not None else "–",
                        f"{r['fit_time_s']:.1f}" if r.get("fit_time_s") is not None else "–"])
     return header, rows
+
+
+def not_run_lines(doc: dict, task: str) -> list[str]:
+    """One line per method of ``task`` that failed or was not run, with the reason."""
+    out = []
+    for r in doc["records"]:
+        if r.get("task") != task:
+            continue
+        name = r.get("spec") or r["method"]
+        if "skipped" in r:
+            out.append(f"{name} ({r['budget']} B): {r['skipped']}" if r.get("budget") else f"{name}: {r['skipped']}")
+        elif "error" in r:
+            out.append(f"{name}: error: {r['error']}")
+    return out
 
 
 def tasks_in(doc: dict) -> list[str]:
@@ -354,8 +406,9 @@ def markdown_table(doc: dict) -> str:
         lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         # a '|' inside a spec (pca:dim=128|int8) would split the markdown cell
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        errs = [r for r in doc["records"] if r.get("task") == task and "error" in r]
-        lines += [f"- error in `{r['method']}`: {r['error']}" for r in errs]
+        missing = not_run_lines(doc, task)
+        if missing:
+            lines += ["", "Not run or failed:", ""] + [f"- {m}" for m in missing]
         lines.append("")
         if doc.get("kind") == "recsys":
             from .pareto import markdown_summary
@@ -373,7 +426,12 @@ def markdown_table(doc: dict) -> str:
               f"- command: `{env.get('command')}`", f"- date: {env.get('date_utc')} (commit {env.get('git_commit')})"]
     if doc.get("fit_rows"):
         lines.append(f"- fit sets limited to their first {doc['fit_rows']} rows")
-    return "\n".join(lines) + "\n"
+    if doc.get("mode") == "quick":
+        lines.append("- quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
+    from .verdict import verdict_markdown
+
+    lines += [""] + verdict_markdown(doc)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def rich_tables(doc: dict) -> list[Any]:
@@ -387,7 +445,9 @@ def rich_tables(doc: dict) -> list[Any]:
         labels = [HEADLINE.get(h, h) for h in header]
         labels[1], labels[-2] = "B/vec", "÷ f32"
         for i, h in enumerate(labels):
-            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+            # specs are what users copy: fold them onto several lines, never cut them
+            t.add_column(h, justify="left" if i == 0 else "right", overflow="fold", no_wrap=i != 0,
+                         ratio=1 if i == 0 else None)
         for row in rows:
             t.add_row(*row)
         out.append(t)

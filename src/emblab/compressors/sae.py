@@ -140,6 +140,9 @@ class SparseAutoencoder(BaseCompressor):
         "progress": [bool],
     }
 
+    # top-k and OMP coding, the query k and the sparse scorer all use the same trained dictionary
+    inference_params = ("encoder", "k_query", "sparse_search")
+
     def __init__(self, h: int = 4096, k: int = 32, activation: str = "topk", encoder: str = "topk",
                  center: bool = False,
                  k_schedule: str = "anneal", init: str = "kaiming", auxk: bool = False, aux_k: int = 256,

@@ -81,6 +81,8 @@ def compression_section(doc: dict[str, Any], source: str) -> Section:
     sec = Section(doc.get("title") or f"Compression: {source}", "compression", source)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for i, r in enumerate(recs):
+        if "skipped" in r or "error" in r:   # methods not run or failed: the bench's markdown lists them
+            continue
         if "method" not in r or "bytes_per_vector" not in r:
             raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
         by_task.setdefault(str(r.get("task", doc.get("task", "task"))), []).append(r)
