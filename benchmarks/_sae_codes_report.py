@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emblab.bench.cells import CellStore
-from emblab.bench.pareto import best_under, front_value, pareto_front
+from emblab.bench.pareto import best_under, front_value, pareto_mask
 from emblab.evaluation.results import write_results
 
 BUDGETS = (32, 48, 64, 96, 128)
@@ -77,7 +77,7 @@ def _task_section(task: str, recs: list[dict]) -> list[str]:
     ref = next((r for r in recs if r["task"] == task and r["method"] == "float32"), None)
     score = lambda r: best_float_query(r)[0]  # noqa: E731
     pts = [(r["bytes_per_vector"], score(r)) for r in own if score(r) is not None]
-    front = pareto_front([p[0] for p in pts], [p[1] for p in pts]) if pts else []
+    front = pareto_mask([p[0] for p in pts], [p[1] for p in pts]) if pts else []
     on_front = {id(r) for r, f in zip([r for r in own if score(r) is not None], front) if f}
     out = [f"## {task}", ""]
     if ref:

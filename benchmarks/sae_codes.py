@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from emblab.bench.cells import CellStore, fitted_model, run_cells  # noqa: E402
-from emblab.bench.runner import peer_specs_for_budgets  # noqa: E402
+from emblab.bench.candidates import peer_specs_for_budgets  # noqa: E402
 from emblab.data.paths import cache_dir  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -9,7 +9,7 @@ import pytest
 
 from emblab._errors import DataError, InvalidParameterError
 from emblab.bench.cells import CellStore, cell_id, fitted_model, run_cells
-from emblab.bench.pareto import best_under, front_value, pareto_front
+from emblab.bench.pareto import best_under, front_value, pareto_mask
 
 
 def test_run_cells_resumes_without_rerunning(tmp_path):
@@ -56,7 +56,7 @@ def test_fitted_model_is_stored_and_reloaded(tmp_path, planted):
 def test_pareto_front_and_budget_helpers():
     b = [32, 48, 64, 64, 96, 128]
     s = [0.5, 0.45, 0.7, 0.72, 0.71, 0.8]
-    assert pareto_front(b, s).tolist() == [True, False, False, True, False, True]
+    assert pareto_mask(b, s).tolist() == [True, False, False, True, False, True]
     assert front_value(b, s, 100) == 0.72 and front_value(b, s, 16) is None
     recs = [{"bytes_per_vector": x, "v": y, "f": i % 2} for i, (x, y) in enumerate(zip(b, s))]
     assert best_under(recs, 96, lambda r: r["v"])["v"] == 0.72
@@ -65,7 +65,7 @@ def test_pareto_front_and_budget_helpers():
 
 def test_stronger_peer_ladders_hit_their_budgets():
     faiss = pytest.importorskip("faiss")
-    from emblab.bench.runner import peer_specs_for_budgets, rabitq_code_bytes
+    from emblab.bench.candidates import peer_specs_for_budgets, rabitq_code_bytes
 
     for d in (32, 384):
         for bits in (1, 2, 3, 4):

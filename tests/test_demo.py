@@ -1,4 +1,4 @@
-"""The demo machinery on a tiny corpus (the full `emblab demo` embeds 4,000 passages: not run here)."""
+"""The demo machinery on a tiny corpus (the full `emblab demo` embeds 3,000 passages: not run here)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,22 @@ import json
 import numpy as np
 import pytest
 
-from emblab.cli.commands.demo import demo_methods, run_demo, stdlib_task
+from emblab.cli.commands.demo import DEMO_BUDGETS, run_demo, stdlib_task
 from emblab.evaluation.tasks import list_tasks
+from test_bench_candidates import TINY
 
 
-def test_demo_methods_cover_budgets():
-    specs = demo_methods(384, [32, 64, 96, 128, 192, 256, 384])
-    for s in ("faiss:PQ32np", "faiss:OPQ32,PQ32np", "faiss:OPQ64,PQ64np", "pca:dim=16", "pca:dim=32,store=int8",
-              "trunc:dim=64", "binary", "int8", "faiss:SQ8", "pca:dim=128", "float16", "faiss:PQ192np"):
-        assert s in specs
-    assert "faiss:OPQ96,PQ96" not in specs          # OPQ only at 32 and 64 B in the demo
+def test_demo_runs_peers_and_seed_methods_at_32_to_128_bytes():
+    from emblab.bench.candidates import default_candidates
+
+    assert DEMO_BUDGETS == [32, 64, 128]
+    cands = default_candidates(384, DEMO_BUDGETS, n_fit=3700)
+    families = {(c.family, c.budget) for c in cands if not c.skip}
+    for b in DEMO_BUDGETS:
+        assert {("sae", b), ("sae-omp", b), ("mcr2", b), ("ae", b), ("peer", b)} <= families
+    specs = {c.spec for c in cands}
+    assert {"faiss:PQ32np", "pca:dim=64,store=int8", "trunc:dim=16"} <= specs
+    assert not any("OPQ" in s for s in specs)          # quick mode: PQ without OPQ's rotation
 
 
 def test_stdlib_task_split():
@@ -31,18 +37,26 @@ def test_stdlib_task_split():
 def test_run_demo_on_tiny_vectors(tmp_path, capsys):
     from emblab.evaluation.tasks.mocks import planted
 
-    X = planted(300, d=32, seed=3)
+    X = planted(400, d=32, seed=3)
     out = tmp_path / "demo"
-    doc = run_demo(str(out), vectors=X, budgets=[4, 8, 16], quiet=True)
+    doc = run_demo(str(out), vectors=X, budgets=[8, 16], recipes=TINY)
     assert (out / "demo.json").exists() and (out / "demo.md").exists() and (out / "config.json").exists()
     saved = json.loads((out / "demo.json").read_text())
     assert saved["kind"] == "compression" and saved["records"] == json.loads(json.dumps(doc["records"]))
-    ok = [r for r in saved["records"] if "error" not in r]
+    ok = [r for r in saved["records"] if "error" not in r and "skipped" not in r]
     assert {r["task"] for r in ok} == {"knn_fidelity/stdlib-minilm"}
     assert any(r["method"] == "float32" and r["recall@10_asym"] == 1.0 for r in ok)
-    assert any(r["method"] == "pca:dim=4,store=int8,whiten=false" for r in ok)
-    assert "knn_fidelity/stdlib-minilm" not in list_tasks()   # the temporary task is unregistered
-    assert "knn_fidelity/stdlib-minilm" in capsys.readouterr().out
+    assert {(r["family"], r["budget"]) for r in ok if r.get("family")} >= {
+        (f, b) for f in ("sae", "sae-omp", "mcr2", "ae", "peer") for b in (8, 16)}
+    assert "knn_fidelity/stdlib-minilm" not in list_tasks()   # the in-memory task is never registered
+    captured = capsys.readouterr()
+    assert "fitting mcr2:dim=16,store=int8" in captured.err             # progress names the method
+    lines = captured.out.rstrip().splitlines()
+    # the output ends with the verdict: title, two lines per budget, the command to ship it
+    assert lines[-6].startswith("Verdict for knn_fidelity/stdlib-minilm (Recall@10; float32 = 1.0000)")
+    assert lines[-5].startswith("  <= 8 B: ") and lines[-3].startswith("  <= 16 B: ")
+    assert lines[-1].startswith("  ship it: ")
+    assert all(len(line) <= 80 for line in captured.out.splitlines() if "│" in line)   # tables fit 80 columns
 
 
 @pytest.mark.slow

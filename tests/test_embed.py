@@ -99,6 +99,9 @@ def test_embed_texts_cached(encoder):
     np.testing.assert_array_equal(X, Y)
     embed_texts_cached(TEXTS[:4], key="five", encoder=encoder, show_progress=False)
     assert encoder.calls == calls + 2  # other texts, other key
+    Z = embed_texts_cached(TEXTS, key="same-texts-other-label", encoder=encoder, show_progress=False)
+    assert encoder.calls == calls + 2  # the content hash finds the entry cached under "five"
+    np.testing.assert_array_equal(X, Z)
 
 
 def test_read_texts_formats(tmp_path):

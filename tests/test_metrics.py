@@ -87,6 +87,24 @@ def test_recall_and_mean_scores():
         M.mean_retrieval_scores(run, {"q": {"d": 0}})
 
 
+def test_ndcg_exp_gain_and_mrr_hand_computed():
+    # graded: a (rel 1) at rank 1, b (rel 2) at rank 2; linear gains 1 + 2/log2(3), exp gains 1 + 3/log2(3)
+    qrels = {"a": 1, "b": 2}
+    lin = (1 + 2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    exp = (1 + 3 / math.log2(3)) / (3 + 1 / math.log2(3))
+    assert M.ndcg_at_k(["a", "b"], qrels, 10) == pytest.approx(lin)
+    assert M.ndcg_at_k(["a", "b"], qrels, 10, gain="exp") == pytest.approx(exp)
+    assert M.ndcg_at_k(["b", "a"], {"a": 1, "b": 1}, 10, gain="exp") == M.ndcg_at_k(["b", "a"], {"a": 1, "b": 1}, 10)
+    with pytest.raises(DataError, match="gain"):
+        M.ndcg_at_k(["a"], qrels, 10, gain="log")
+    assert M.mrr_at_k(["x", "y", "b"], qrels, 10) == pytest.approx(1 / 3)
+    assert M.mrr_at_k(["x", "y", "b"], qrels, 2) == 0.0
+    assert M.mrr_at_k(["x", "a"], {"a": 0, "x": -1}, 10) == 0.0            # no relevant document
+    s = M.mean_retrieval_scores({"q1": ["a", "b"], "q2": ["z"]}, {"q1": qrels, "q2": {"z": 1}},
+                                recall_ks=(10,), mrr_ks=(10,), gain="exp")
+    assert s == pytest.approx({"ndcg@10": (exp + 1) / 2, "recall@10": 1.0, "mrr@10": 1.0})
+
+
 def test_spearman_known_values():
     assert M.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
     assert M.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)

@@ -65,10 +65,10 @@ def test_leave_last_out_metrics_known_answer():
     assert top[0].tolist() == [3, 5, 6, 7, 8, 9, 2, 4, 10, 11]
     m = rs.split_metrics(top, s1)
     ranks = [1 + int(np.flatnonzero(t == h[0])[0]) if h[0] in t else 11 for t, h in zip(top, s1.heldout)]
-    assert m["hitrate@10"] == np.mean(np.array(ranks) <= 10)
+    assert m["hr@10"] == np.mean(np.array(ranks) <= 10)
     np.testing.assert_allclose(m["ndcg@10"], np.mean([1 / np.log2(r + 1) if r <= 10 else 0 for r in ranks]))
     exact = rs.evaluate_split(s1, E, None)
-    assert 0 <= exact["hitrate@10"] <= 1
+    assert 0 <= exact["hr@10"] <= 1
     s5 = rs.leave_last_out(hist, 12, 5)
     assert len(s5.histories) == 1  # only the user with > 5 interactions
     r = rs.split_metrics(rs.random_topn(s5), s5)
@@ -93,4 +93,4 @@ def test_compressed_evaluation_runs():
     codes = m.encode(E)
     for users in ("uncompressed", "decoded"):
         out = rs.evaluate_split(s1, E, m, codes, "asymmetric", users)
-        assert set(out) == {"hitrate@10", "ndcg@10"}
+        assert set(out) == {"hr@10", "ndcg@10"}

@@ -16,6 +16,7 @@ _HINTS = {
     "pyarrow": "pip install pyarrow",
     "ray": "pip install 'ray[data]'",
     "qdrant_client": "pip install qdrant-client",
+    "implicit": "pip install 'emblab[recsys]'  (implicit)",
 }
 
 

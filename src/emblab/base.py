@@ -62,6 +62,9 @@ class BaseCompressor:
     search_modes: ClassVar[tuple[str, ...]] = ("asymmetric", "symmetric")
     #: layout of the codes ``encode`` returns
     codes_layout: ClassVar[str] = "float"
+    #: parameters used only after fitting (encoding/search); changing one on a fitted model needs
+    #: no refit, so a benchmark fits once for specs that differ only in these
+    inference_params: ClassVar[tuple[str, ...]] = ()
     #: cheap spec used by the contract suite on tiny data (e.g. "sae:h=64,k=4,epochs=2");
     #: None means the bare method name with default parameters
     test_spec: ClassVar[str | None] = None

@@ -14,6 +14,10 @@ Layouts
 Files are ``.npz`` written atomically, with a JSON header stored as a uint8 array (no pickle).
 A codes file records the fingerprint of the model that produced it; decoding or searching it with
 another model is an :class:`~emblab.ArtifactError`.
+
+Item ids (a document id per row, e.g. BEIR ``_id`` values) travel with the codes when known
+(``ids``): saved as their own array (``str`` or ``int64``), never counted in the payload bytes, and
+returned by ``emblab search`` instead of row numbers.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from .io import atomic_save_npz
 
 LAYOUTS = ("float", "uint8", "bits", "sparse")
 _META_KEY = "__emblab_meta__"
+_IDS_KEY = "__emblab_ids__"
 CODES_FORMAT_VERSION = 1
 
 
@@ -51,6 +56,8 @@ class Codes:
         sha256 of the fitted model state; checked when decoding or searching.
     meta : dict
         Small JSON-serialisable facts needed to interpret the codes (e.g. ``n_latents``).
+    ids : ndarray of shape (n,), optional
+        Item ids (str or int), not part of the payload.
     """
 
     arrays: dict[str, np.ndarray]
@@ -58,6 +65,7 @@ class Codes:
     method: str = ""
     model_fingerprint: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
@@ -67,6 +75,25 @@ class Codes:
         lengths = {k: a.shape[0] for k, a in self.arrays.items()}
         if len(set(lengths.values())) != 1:
             raise DataError(f"Codes arrays must share their first dimension; got {lengths}.")
+        if self.ids is not None:
+            self.ids = _as_id_array(self.ids)
+            if len(self.ids) != len(self):
+                raise DataError(f"{len(self.ids)} ids for {len(self)} codes; give one id per item.")
+
+    def with_ids(self, ids: Sequence[Any] | np.ndarray | None) -> "Codes":
+        """The same codes carrying item ``ids`` (one per row; str or int)."""
+        return Codes(self.arrays, self.layout, self.method, self.model_fingerprint, dict(self.meta), ids)
+
+    def item_ids(self, rows: np.ndarray) -> np.ndarray:
+        """Ids of item rows ``rows`` (any shape; -1 marks an empty slot and maps to None)."""
+        rows = np.asarray(rows)
+        if self.ids is None:
+            return rows
+        out = np.empty(rows.shape, dtype=object)
+        flat, src = out.reshape(-1), rows.reshape(-1)
+        for i, r in enumerate(src):
+            flat[i] = None if r < 0 else self.ids[r].item()
+        return out
 
     # --- size -------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -105,7 +132,7 @@ class Codes:
         if isinstance(rows, (int, np.integer)):
             rows = slice(int(rows), int(rows) + 1)
         return Codes({k: a[rows] for k, a in self.arrays.items()}, self.layout, self.method,
-                     self.model_fingerprint, dict(self.meta))
+                     self.model_fingerprint, dict(self.meta), None if self.ids is None else self.ids[rows])
 
     def iter_chunks(self, chunk_size: int):
         """Yield ``(start, Codes)`` chunks of at most ``chunk_size`` rows."""
@@ -123,13 +150,15 @@ class Codes:
             if p.layout != first.layout or p.model_fingerprint != first.model_fingerprint:
                 raise ArtifactError("cannot concatenate codes from different models or layouts.")
         arrays = {k: np.concatenate([p.arrays[k] for p in parts]) for k in first.arrays}
-        return cls(arrays, first.layout, first.method, first.model_fingerprint, dict(first.meta))
+        ids = np.concatenate([p.ids for p in parts]) if all(p.ids is not None for p in parts) else None
+        return cls(arrays, first.layout, first.method, first.model_fingerprint, dict(first.meta), ids)
 
     # --- persistence ---------------------------------------------------------------------------
     def header(self) -> dict[str, Any]:
         return {"format_version": CODES_FORMAT_VERSION, "layout": self.layout, "method": self.method,
                 "model_fingerprint": self.model_fingerprint, "meta": self.meta, "n": len(self),
-                "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in self.arrays.items()}}
+                "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in self.arrays.items()},
+                "ids": self.ids is not None}
 
     def save(self, path: str | os.PathLike) -> None:
         """Write an ``.npz`` file atomically (no pickle).
@@ -138,7 +167,8 @@ class Codes:
         refused (:class:`DataError`) and left untouched.
         """
         head = np.frombuffer(json.dumps(self.header()).encode("utf-8"), dtype=np.uint8)
-        atomic_save_npz(path, {**self.arrays, _META_KEY: head}, kind="codes")
+        extra = {} if self.ids is None else {_IDS_KEY: self.ids}
+        atomic_save_npz(path, {**self.arrays, _META_KEY: head, **extra}, kind="codes")
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> "Codes":
@@ -172,14 +202,17 @@ class Codes:
                 if _META_KEY not in npz.files:
                     raise ArtifactError(f"{path}: not an emblab codes file (no header); re-encode.")
                 head = json.loads(bytes(npz[_META_KEY]).decode("utf-8"))
-                arrays = {k: npz[k] for k in npz.files if k != _META_KEY}
+                arrays = {k: npz[k] for k in npz.files if k not in (_META_KEY, _IDS_KEY)}
+                ids = npz[_IDS_KEY] if _IDS_KEY in npz.files else None
         except ArtifactError:
             raise
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as exc:
             raise ArtifactError(f"{path}: corrupt or truncated codes file ({_one_line(exc)}); re-encode.") from exc
         _check_header(path, head, arrays)
+        if ids is not None and (ids.ndim != 1 or len(ids) != head.get("n", len(ids))):
+            raise ArtifactError(f"{path}: the ids array does not match the header; re-encode.")
         return cls(arrays, head["layout"], head.get("method") or "", head.get("model_fingerprint"),
-                   head.get("meta") or {})
+                   head.get("meta") or {}, ids)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -213,3 +246,17 @@ def _check_header(path: Path, head: Any, arrays: dict[str, np.ndarray]) -> None:
             raise ArtifactError(f"{path}: array {k!r} does not match the header; re-encode.")
     if not arrays:
         raise bad("describes no arrays")
+
+
+def _as_id_array(ids: Any) -> np.ndarray:
+    """Item ids as an int64 or unicode array (no object arrays: codes files are saved without pickle)."""
+    arr = np.asarray(ids)
+    if arr.ndim != 1:
+        raise DataError(f"ids must be one-dimensional; got shape {arr.shape}.")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "O" and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr):
+        return arr.astype(np.int64)
+    return np.asarray([str(v) for v in arr], dtype=str)

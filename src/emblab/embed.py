@@ -448,13 +448,14 @@ def embed_texts_cached(
     digest = hashlib.sha256(f"{encoder.config_id}\n{texts_sha256(texts)}".encode()).hexdigest()[:20]
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", str(key))[:80] or "texts"
     path = cache_dir() / "embeddings" / f"{safe}-{digest}.npy"
-    if path.exists():
+    # the digest names the content: the same texts cached under another label are the same vectors
+    for hit in [path] + sorted(path.parent.glob(f"*-{digest}.npy")):
         try:
-            X = np.load(path, allow_pickle=False)
+            X = np.load(hit, allow_pickle=False)
             if X.ndim == 2 and X.shape[0] == len(texts):
                 return np.ascontiguousarray(X, dtype=np.float32)
         except (ValueError, OSError, EOFError):
-            pass  # corrupt cache entry: recompute below
+            pass  # missing or corrupt cache entry: try the next, else recompute below
     path.parent.mkdir(parents=True, exist_ok=True)
     embed_to_file(texts, None, path, encoder=encoder, show_progress=show_progress)
     return np.load(path, allow_pickle=False).astype(np.float32, copy=False)

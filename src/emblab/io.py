@@ -106,7 +106,7 @@ KIND_NAMES = {
     "report": "report folder", "bench": "benchmark folder", "intrinsic-dim": "intrinsic-dimension folder",
     "retriever": "retriever training folder", "checkpoint": "checkpoint folder",
     "cooc": "co-occurrence folder", "word-vectors": "word-vectors folder", "word2vec": "word2vec text file",
-    "words-json": "words results file",
+    "words-json": "words results file", "export": "export folder", "beir-example": "example BEIR folder",
 }
 GUARD_STATES = ("new", "resume", "replace")
 

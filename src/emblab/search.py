@@ -4,6 +4,9 @@
 
 ``asymmetric``  s(q, x) = cos(q, decode(encode(x)))  -- float query against compressed items
 ``symmetric``   s(q, x) = cos(decode(encode(q)), decode(encode(x)))
+``ip``          s(q, x) = q . decode(encode(x)) for a unit query q, without dividing by the
+                reconstruction's norm: what an inner-product index (FAISS, emblab export) computes.
+                Accepted by every method, not listed in ``search_modes`` (benchmarks skip it)
 native modes    a method's own code-space score (``hamming``, ``sparse``, ``reconstructed``, ...)
 
 Methods with a native scorer implement ``_search``; otherwise the catalogue is decoded chunk by
@@ -20,6 +23,9 @@ import numpy as np
 from ._errors import DataError, InvalidParameterError
 from ._validation import check_array, l2_normalize
 from .codes import Codes
+
+#: modes every method accepts through the shared decode path
+GENERIC_MODES = ("ip",)
 
 
 def topk_stable(scores: np.ndarray, k: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -148,14 +154,16 @@ def search(model: Any, xq: Any, codes: Codes, k: int = 10, mode: str = "asymmetr
     D : ndarray of shape (nq, k) float32, scores, best first
     I : ndarray of shape (nq, k) int64, item indices
     """
-    if mode not in model.search_modes:
+    if mode not in model.search_modes and mode not in GENERIC_MODES:
         raise InvalidParameterError(
-            f"mode {mode!r} is not supported by {model.to_spec()}; choose one of {', '.join(model.search_modes)}."
+            f"mode {mode!r} is not supported by {model.to_spec()}; choose one of {', '.join(model.search_modes + GENERIC_MODES)}."
         )
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k must be a positive int; got {k!r}.")
     xq = model._check_X(xq, name="xq")
     model.check_codes(codes)
+    if mode == "ip":
+        return _chunked(l2_normalize(xq), lambda s, e: model.decode(codes[s:e]), len(codes), int(k), chunk_size)
     native = model._search(xq, codes, int(k), mode)
     if native is not NotImplemented:
         return native

@@ -4,12 +4,13 @@
 process, with the same split and seed, and reports each metric as a ratio to uncompressed. It
 writes a results JSON (kind ``compression``, one record per method × task) and a markdown table.
 
-:func:`peer_specs_for_budgets` lists every peer spec (baselines_and_eval.md §1) whose payload is
-exactly one of the byte budgets for width ``d``.
+:func:`peer_specs_for_budgets` (from :mod:`emblab.bench.candidates`) lists every peer spec
+(baselines_and_eval.md §1) whose payload is exactly one of the byte budgets for width ``d``.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -19,108 +20,9 @@ from typing import Any, Callable, Iterable, Sequence
 from .._errors import EmblabError, InvalidParameterError
 from ..evaluation.results import results_document
 from ..io import atomic_write_json, atomic_write_text
+from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
+from .pareto import label
 
-DEFAULT_BUDGETS = (32, 64, 96, 128, 192, 256, 384)
-
-
-def rabitq_code_bytes(d: int, bits: int) -> int:
-    """Code size of FAISS ``RaBitQ{bits}`` on d dimensions: sign bits + 8 B of factors (1 bit), or
-    sign bits + extra bits + 20 B of factors (``IndexRaBitQ.sa_code_size`` in faiss-cpu 1.15)."""
-    signs = -(-d // 8)
-    return signs + 8 if bits == 1 else signs + -(-d * (bits - 1) // 8) + 20
-
-
-def _rabitq_for_budget(d: int, b: int) -> str | None:
-    """The RaBitQ spec of exactly ``b`` bytes with the most dimensions kept: the fewest bits per
-    dimension, after a PCA + random rotation (``PCAR``) to d' < d dimensions when needed."""
-    for bits in (1, 2, 3, 4):
-        if rabitq_code_bytes(d, bits) == b:
-            return f"faiss:RaBitQ{bits if bits > 1 else ''}"
-        dims = [p for p in range(32, d, 8) if rabitq_code_bytes(p, bits) == b]
-        if dims:
-            return f"faiss:PCAR{max(dims)},RaBitQ{bits if bits > 1 else ''}"
-    return None
-
-
-def peer_specs_for_budgets(d: int, budgets: Iterable[int] = DEFAULT_BUDGETS, *, faiss: bool = True,
-                           pipelines: bool = True, fastscan: bool = True, additive: bool = False,
-                           rabitq: bool = False, sae: bool = False) -> list[tuple[int, str]]:
-    """Every peer spec whose bytes/vector is exactly a budget, for input width ``d``.
-
-    Parameters
-    ----------
-    d : int
-        Embedding width.
-    budgets : iterable of int
-        Bytes per vector.
-    faiss : bool
-        Include FAISS codecs (PQm, OPQm+PQm, SQ8, SQ4, SQfp16, PQ 4-bit FastScan).
-    pipelines : bool
-        Include ``pca:dim=b,store=f32|int8`` chains.
-    fastscan : bool
-        Include 4-bit FastScan PQ (``faiss:PQ{2b}x4fs``).
-    additive : bool
-        Include FAISS additive quantisers with 8-bit codebooks: residual (``faiss:RQ{b}x8``) and
-        local-search (``faiss:LSQ{b}x8``). Their encoders are slow (beam / local search).
-    rabitq : bool
-        Include FAISS RaBitQ at exactly b bytes (:func:`_rabitq_for_budget`).
-    sae : bool
-        Include ``sae:budget=b`` (the SAE with its default layout, k chosen for the budget).
-
-    Returns
-    -------
-    list of (budget, spec), by budget then in a fixed method order.
-
-    Examples
-    --------
-    >>> [s for b, s in peer_specs_for_budgets(384, [48])]
-    ['binary', 'binary:rescore=10', 'faiss:PQ48np', 'faiss:OPQ48,PQ48np', 'pca:dim=24', 'pca:dim=48,store=int8', 'pca:dim=48,store=f32|int8', 'trunc:dim=24', 'faiss:PQ96x4fs']
-    """
-    out: list[tuple[int, str]] = []
-    for b in sorted(set(int(x) for x in budgets)):
-        if b < 1:
-            raise InvalidParameterError(f"budgets must be positive byte counts; got {b}.")
-        specs: list[str] = []
-        if b == 4 * d:
-            specs.append("float32")
-        if b == 2 * d:
-            specs.append("float16")
-            if faiss:
-                specs.append("faiss:SQfp16")
-        if b == d:
-            specs.append("int8")
-            if faiss:
-                specs.append("faiss:SQ8")
-        nbits = -(-d // 8)
-        if b == nbits:
-            specs += ["binary", "binary:rescore=10"]
-        if b == nbits + d:
-            specs.append("binary:rescore=10,rescore_source=int8")
-        # PQ with one dimension per sub-quantiser (m = d) is excluded: m in {d/2, d/3, ...} as in §1
-        if faiss and d % b == 0 and 2 * b <= d:
-            # "np": no polysemous training. It only permutes centroid ids (same search results)
-            # and costs minutes of CPU per codec on a 2-core machine
-            specs += [f"faiss:PQ{b}np", f"faiss:OPQ{b},PQ{b}np"]
-        if faiss and 2 * b == d:
-            specs.append("faiss:SQ4")
-        if b % 2 == 0 and b // 2 <= d:
-            specs.append(f"pca:dim={b // 2}")
-        if b <= d:
-            specs.append(f"pca:dim={b},store=int8")
-            if pipelines:
-                specs.append(f"pca:dim={b},store=f32|int8")
-        if b % 2 == 0 and b // 2 <= d:
-            specs.append(f"trunc:dim={b // 2}")
-        if faiss and fastscan and d % (2 * b) == 0 and 4 * b <= d:
-            specs.append(f"faiss:PQ{2 * b}x4fs")
-        if faiss and additive and b <= d:
-            specs += [f"faiss:RQ{b}x8", f"faiss:LSQ{b}x8"]
-        if faiss and rabitq and _rabitq_for_budget(d, b):
-            specs.append(_rabitq_for_budget(d, b))
-        if sae and b >= 2:
-            specs.append(f"sae:budget={b}")
-        out += [(b, s) for s in specs]
-    return out
 
 
 def check_specs(specs: Sequence[str]) -> None:
@@ -156,6 +58,10 @@ def distinct_specs(specs: Iterable[str]) -> list[str]:
 
 def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
+    if res.extra.get("variant"):  # one spec scored several ways (e.g. recsys codings): the row's label
+        rec["variant"] = res.extra["variant"]
+    if res.extra.get("baseline"):  # a reference row that is not a compressor (popularity, random)
+        rec["baseline"] = res.extra["baseline"]
     rec["budget"] = int(res.bytes_per_vector) if res.bytes_per_vector in budgets else None
     rec.update(res.scores)
     rec["main_score"] = res.main_score
@@ -170,17 +76,22 @@ def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     return rec
 
 
-def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
+def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
               out_dir: str | Path | None = None, command: str | None = None, config: dict | None = None,
-              on_record: Callable[[dict], None] | None = None, fit_rows: int | None = None,
-              name: str = "bench") -> dict[str, Any]:
+              on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
+              fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
+              time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
+              ladders: dict[str, bool] | None = None, resume: bool = False) -> dict[str, Any]:
     """Run methods × tasks and return (and optionally write) a results document.
 
     Parameters
     ----------
-    methods : list of spec strings or None
-        None: every peer reaching a budget (:func:`peer_specs_for_budgets` on the task's width).
-    tasks : list of task names or :class:`~emblab.evaluation.tasks.Task`
+    methods : list of spec strings, callable or None
+        None: the peers and seed compressors that reach each budget
+        (:func:`emblab.bench.candidates.default_candidates`); those the fit set cannot support
+        get a ``skipped`` record with the reason. A callable gets the loaded task and returns its
+        specs (e.g. per embedding width).
+    tasks : list of task names, task URIs or :class:`~emblab.evaluation.tasks.Task`
     budgets : iterable of int or None
         Byte budgets; records whose bytes/vector hit one are tagged with it.
     out_dir : path, optional
@@ -189,31 +100,68 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
     command, config : optional
         Recorded in the document.
     on_record : callable, optional
-        Called with each record (progress display).
+        Called with each finished record (progress display).
+    on_start : callable, optional
+        Called with ``{"task", "spec", "index", "total", "budget"}`` before each method is fitted.
     fit_rows : int, optional
         Fit on the first ``fit_rows`` rows of each task's fit set (documented smaller runs).
+    mode : {"quick", "full"}
+        Default candidates only: ``quick`` leaves out OPQ and FastScan PQ.
+    time_budget_s : float, optional
+        Start no new method after this many seconds; the rest are listed as skipped.
+    recipes : tuple of SeedRecipe, optional
+        Seed recipes for the default candidates (default :data:`~emblab.bench.candidates.SEED_RECIPES`).
+    faiss : bool
+        Include FAISS codecs among the default peers.
+    ladders : dict, optional
+        Extra peer ladders for the default candidates: ``{"additive": bool, "rabitq": bool}``
+        (:func:`emblab.bench.candidates.peer_specs_for_budgets`).
+    resume : bool
+        Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
+        kind and budgets instead of running them again.
+
+    Each task contributes its uncompressed row, its reference rows (``Task.reference_results``,
+    e.g. popularity) and every row of ``Task.evaluate_all(spec)`` per spec (a task may score one
+    spec several ways; such rows carry a ``variant`` label). Records keep the ``spec`` they came
+    from. The document's kind is ``recsys`` when every task is a recommendation task, else
+    ``compression``.
 
     Returns
     -------
     dict
-        Results document (``emblab.evaluation.results`` schema, kind ``compression``).
+        Results document (``emblab.evaluation.results`` schema, kind ``compression``) with a
+        ``verdict`` list (:func:`emblab.bench.verdict.verdict`).
     """
     from ..evaluation.tasks import get_task
+    from .candidates import Candidate, default_candidates
+    from .verdict import verdict
 
     budgets_set = set(int(b) for b in budgets) if budgets else set()
-    if methods is not None:
+    if methods is not None and not callable(methods):
         check_specs(list(methods))
     task_objs = [get_task(t) for t in tasks]
     records: list[dict[str, Any]] = []
     datasets: dict[str, Any] = {}
     doc: dict[str, Any] = {}
+    t_start = time.perf_counter()
+    # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
+    kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
+    done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
 
     def flush() -> None:
         nonlocal doc
-        doc = results_document("compression", records, command=command, dataset=datasets,
-                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows)
+        doc = results_document(kind, records, command=command, dataset=datasets,
+                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows,
+                               mode=mode if methods is None else "methods", time_budget_s=time_budget_s)
+        doc["verdict"] = verdict(doc)
         if out_dir is not None:
             write_outputs(doc, out_dir, name)
+
+    def emit(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        if on_record:
+            on_record(rec)
+        flush()
 
     for task in task_objs:  # load everything first: a data error leaves no partial output
         task.load()
@@ -224,33 +172,141 @@ def run_bench(methods: Sequence[str] | None, tasks: Sequence[Any], budgets: Iter
 
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
     for task in task_objs:
-        d = task.fit_data().shape[1]
-        specs = distinct_specs(list(methods) if methods is not None
-                               else [s for _, s in peer_specs_for_budgets(d, budgets or ())])
+        X_fit = task.fit_data()
+        if methods is None:
+            cands = default_candidates(X_fit.shape[1], budgets or (), len(X_fit), mode=mode, recipes=recipes,
+                                       faiss=faiss, **(ladders or {}))
+        else:
+            specs = list(methods(task)) if callable(methods) else list(methods)
+            if callable(methods):
+                check_specs(specs)
+            cands = [Candidate(0, s, "given") for s in distinct_specs(specs)]
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
-        rec = _record(baseline, baseline, budgets_set)
-        records.append(rec)
-        if on_record:
-            on_record(rec)
-        flush()
-        for spec in specs:
+        for res in [baseline] + task.reference_results():
+            emit(_record(res, baseline, budgets_set))
+        preload_backends([c.spec for c in cands if not c.skip])
+        fits = SharedFits()
+        for i, cand in enumerate(cands):
+            head = {"task": task.name, "method": cand.spec, "spec": cand.spec, "family": cand.family,
+                    "budget": cand.budget or None}
+            if cand.skip:
+                emit({**head, "skipped": f"cannot fit: {cand.skip}"})
+                continue
+            if (task.name, cand.spec) in done:  # finished by an earlier run of the same benchmark
+                for rec in done[(task.name, cand.spec)]:
+                    emit(rec)
+                continue
+            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
+                emit({**head, "skipped": f"not run: the time budget of {time_budget_s:g} s was used up"})
+                continue
+            if on_start:
+                on_start({**head, "index": i + 1, "total": len(cands)})
             t0 = time.perf_counter()
+            shared = None
             try:
-                res = task.evaluate(spec)
+                model, shared = fits.model_for(cand.spec)
+                results = task.evaluate_all(model)
             except EmblabError as exc:
-                rec = {"task": task.name, "method": full_spec(spec),
-                       "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                results = [{**head, "method": full_spec(cand.spec),
+                            "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
             else:
-                rec = _record(res, baseline, budgets_set)
-            rec["wall_time_s"] = time.perf_counter() - t0
-            records.append(rec)
-            if on_record:
-                on_record(rec)
-            flush()
+                fits.remember(cand.spec, model)
+            wall = time.perf_counter() - t0
+            for res in results:
+                rec = res if isinstance(res, dict) else {**_record(res, baseline, budgets_set),
+                                                         "spec": cand.spec, "family": cand.family}
+                # a budget-first method (sae:budget=B) may pack into a few bytes less than B
+                if cand.budget and "error" not in rec and (rec.get("bytes_per_vector") or 0) <= cand.budget:
+                    rec["budget"] = cand.budget
+                if shared and isinstance(rec.get("extra"), dict):
+                    rec["extra"]["fit_shared_with"] = shared
+                rec["wall_time_s"] = wall / len(results)
+                emit(rec)
     if not records:
         flush()
     return doc
+
+
+#: the library each method family imports on first use (seconds on a busy machine)
+_BACKENDS = {"sae": "torch", "mcr2": "torch", "ae": "torch", "faiss": "faiss", "pq": "faiss", "opq": "faiss"}
+
+
+def preload_backends(specs: Sequence[str]) -> None:
+    """Import torch / faiss before timing starts, so the first method using one is not charged
+    for the import in its fit time."""
+    import importlib
+
+    for name in sorted({_BACKENDS.get(s.split(":", 1)[0].split("|", 1)[0]) for s in specs} - {None}):
+        try:
+            importlib.import_module(name)
+        except ImportError:   # the method's own fit gives the one-line install hint
+            pass
+
+
+class SharedFits:
+    """Fit once, evaluate several specs that differ only in inference-time parameters.
+
+    A method lists such parameters in ``inference_params`` (the SAE's ``encoder``: top-k and OMP
+    coding use the same trained dictionary). The second spec gets a copy of the first one's
+    fitted model with its own inference parameters, so its record's fit time is the (shared) time
+    a fresh fit of that spec takes, and ``extra.fit_shared_with`` names the spec actually fitted.
+    """
+
+    def __init__(self) -> None:
+        self._fitted: dict[str, tuple[str, Any]] = {}
+
+    @staticmethod
+    def _key(model: Any) -> tuple[str, dict[str, Any]] | None:
+        names = tuple(getattr(type(model), "inference_params", ()))
+        if not names:
+            return None
+        params = model.get_params()
+        defaults = model._param_defaults()
+        own = {p: params[p] for p in names}
+        probe = copy.copy(model)
+        probe.set_params(**{p: defaults[p] for p in names})
+        return probe.to_spec(), own
+
+    def model_for(self, spec: str) -> tuple[Any, str | None]:
+        """A fitted copy sharing a previous fit (and that spec), or the spec itself (and None)."""
+        from ..evaluation.tasks.base import is_uncompressed
+        from ..registry import build
+
+        if is_uncompressed(spec):
+            return spec, None
+        model = build(spec)
+        key = self._key(model)
+        if key is None or key[0] not in self._fitted:
+            return model, None
+        first, fitted = self._fitted[key[0]]
+        return copy.deepcopy(fitted).set_params(**key[1]), first
+
+    def remember(self, spec: str, model: Any) -> None:
+        key = self._key(model) if not isinstance(model, str) else None
+        if key is not None and key[0] not in self._fitted:
+            self._fitted[key[0]] = (spec, model)
+
+
+def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[int]) -> dict[tuple, list[dict]]:
+    """Records of ``out_dir/<name>.json`` by (task, spec), to resume an interrupted run.
+
+    Only a results document of the same kind and budgets counts; rows that ended in an error or
+    were not run (time budget) are run again.
+    """
+    if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
+        return {}
+    try:
+        old = json.loads((Path(out_dir) / f"{name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(old, dict) or old.get("kind") != kind or old.get("budgets") != budgets:
+        return {}
+    out: dict[tuple, list[dict]] = {}
+    for rec in old.get("records") or []:
+        if isinstance(rec, dict) and "spec" in rec:
+            out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
+    return {k: v for k, v in out.items() if not any("error" in r or "skipped" in r for r in v)}
 
 
 def _limit_fit_rows(task: Any, n: int) -> None:
@@ -271,7 +327,7 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
         for k in r:
             if k in ("task", "method", "bytes_per_vector", "budget", "main_score", "ratio_to_uncompressed",
                      "compression_ratio", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s",
-                     "artifact_fingerprint", "extra", "wall_time_s"):
+                     "artifact_fingerprint", "extra", "wall_time_s", "variant", "baseline", "spec"):
                 continue
             if isinstance(r[k], (int, float)) and k not in cols:
                 cols.append(k)
@@ -280,24 +336,29 @@ def _metric_columns(records: list[dict], task: str) -> list[str]:
 
 #: metrics shown in the terminal table (the markdown table shows all)
 HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100_asym": "R10@100",
-            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman"}
+            "ndcg@10": "nDCG@10", "recall@100": "R@100", "spearman": "Spearman", "hr@10": "HR@10",
+            "recall@10_last5": "R@10 last5"}
+
 
 
 def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
-    The method column is the record's spec as stored (runs write the full resolved spec); a
-    record repeating an earlier (task, method) is not shown twice.
+    Skipped methods are not rows (:func:`not_run_lines` lists them with their reasons). The
+    method column is the record's spec as stored (runs write the full resolved spec), with its
+    variant in brackets; a record repeating an earlier (task, method, variant) is not shown twice.
+    ``headline`` keeps the main score and one more headline metric (80-column terminals).
     """
     recs, seen = [], set()
     for r in doc["records"]:
-        if r.get("task") == task and r.get("method") not in seen:
-            seen.add(r.get("method"))
+        key = (r.get("method"), r.get("variant"))
+        if r.get("task") == task and "skipped" not in r and key not in seen:
+            seen.add(key)
             recs.append(r)
     cols = _metric_columns(recs, task)
-    if headline:
-        cols = [c for c in cols if c in HEADLINE] or cols[:4]
     main = next((r.get("main_score") for r in recs if r.get("main_score")), cols[0] if cols else "")
+    if headline:
+        cols = ([main] if main in cols else []) + [c for c in cols if c in HEADLINE and c != main][:1]
     header = ["method", "bytes/vec"] + cols + [f"{main} ÷ float32", "fit s"]
 
     def key(r):
@@ -306,15 +367,32 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     rows = []
     for r in sorted(recs, key=key):
         if "error" in r:
-            rows.append([r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
+            rows.append([r.get("spec") or r["method"], "-"] + ["error"] + [""] * (len(header) - 3))
             continue
         ratio = (r.get("ratio_to_uncompressed") or {}).get(main)
-        rows.append([r["method"], f"{r['bytes_per_vector']:g}"]
+        # terminal tables name the spec as run (its defaults resolve to the full spec); the
+        # markdown table shows the full resolved spec of every row
+        name = label({**r, "method": r.get("spec") or r["method"]}) if headline else label(r)
+        rows.append([name, f"{r['bytes_per_vector']:g}"]
                     + [f"{r[c]:.{3 if headline else 4}f}" if isinstance(r.get(c), (int, float)) and abs(r[c]) <= 1.0 + 1e-9
                        else (f"{r[c]:.2f}" if isinstance(r.get(c), (int, float)) else "–") for c in cols]
                     + [f"{ratio:.3f}" if ratio is not None else "–",
                        f"{r['fit_time_s']:.1f}" if r.get("fit_time_s") is not None else "–"])
     return header, rows
+
+
+def not_run_lines(doc: dict, task: str) -> list[str]:
+    """One line per method of ``task`` that failed or was not run, with the reason."""
+    out = []
+    for r in doc["records"]:
+        if r.get("task") != task:
+            continue
+        name = r.get("spec") or r["method"]
+        if "skipped" in r:
+            out.append(f"{name} ({r['budget']} B): {r['skipped']}" if r.get("budget") else f"{name}: {r['skipped']}")
+        elif "error" in r:
+            out.append(f"{name}: error: {r['error']}")
+    return out
 
 
 def tasks_in(doc: dict) -> list[str]:
@@ -328,15 +406,23 @@ def tasks_in(doc: dict) -> list[str]:
 def markdown_table(doc: dict) -> str:
     """Markdown tables (one per task) with machine, versions, command and date."""
     env = doc.get("environment", {})
-    lines = [f"# emblab compression benchmark", ""]
+    lines = ["# emblab " + ("recommendation" if doc.get("kind") == "recsys" else "compression") + " benchmark", ""]
     for task in tasks_in(doc):
         header, rows = table_rows(doc, task)
         lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         # a '|' inside a spec (pca:dim=128|int8) would split the markdown cell
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        errs = [r for r in doc["records"] if r.get("task") == task and "error" in r]
-        lines += [f"- error in `{r['method']}`: {r['error']}" for r in errs]
+        missing = not_run_lines(doc, task)
+        if missing:
+            lines += ["", "Not run or failed:", ""] + [f"- {m}" for m in missing]
         lines.append("")
+        if doc.get("kind") == "recsys":
+            from .pareto import markdown_summary
+
+            for metric in ("hr@10", "recall@10_last5"):
+                lines += [f"### {task}: {metric}", "",
+                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
+                                           (doc.get("dataset") or {}).get(task)), ""]
     m = env.get("machine", {})
     pk = env.get("packages", {})
     lines += ["## Environment", "",
@@ -346,7 +432,12 @@ def markdown_table(doc: dict) -> str:
               f"- command: `{env.get('command')}`", f"- date: {env.get('date_utc')} (commit {env.get('git_commit')})"]
     if doc.get("fit_rows"):
         lines.append(f"- fit sets limited to their first {doc['fit_rows']} rows")
-    return "\n".join(lines) + "\n"
+    if doc.get("mode") == "quick":
+        lines.append("- quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
+    from .verdict import verdict_markdown
+
+    lines += [""] + verdict_markdown(doc)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def rich_tables(doc: dict) -> list[Any]:
@@ -360,7 +451,9 @@ def rich_tables(doc: dict) -> list[Any]:
         labels = [HEADLINE.get(h, h) for h in header]
         labels[1], labels[-2] = "B/vec", "÷ f32"
         for i, h in enumerate(labels):
-            t.add_column(h, justify="left" if i == 0 else "right", no_wrap=True)
+            # specs are what users copy: fold them onto several lines, never cut them
+            t.add_column(h, justify="left" if i == 0 else "right", overflow="fold", no_wrap=i != 0,
+                         ratio=1 if i == 0 else None)
         for row in rows:
             t.add_row(*row)
         out.append(t)

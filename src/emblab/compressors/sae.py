@@ -194,6 +194,9 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
         "progress": [bool],
     }
 
+    # every coding parameter uses the same trained dictionary: a benchmark fits once per training spec
+    inference_params = CODING_PARAMS
+
     def __init__(self, h: int = 4096, k: int | None = None, budget: int | None = None, activation: str = "topk",
                  encoder: str = "omp", pack: bool = True, index_coding: str = "fixed", value_bits: int = 8,
                  value_scale: str = "row",

@@ -84,6 +84,7 @@ def load_beir(
     *,
     download: bool = False,
     check_counts: bool | None = None,
+    require_text: bool = False,
 ) -> BeirDataset:
     """Load a BEIR-layout folder.
 
@@ -98,6 +99,9 @@ def load_beir(
         (see :mod:`emblab.data.download`).
     check_counts : bool or None
         Compare sizes with ``BEIR_COUNTS``: True raises, None warns, False skips.
+    require_text : bool
+        Every corpus and query row must have a string ``text`` field (needed to embed them);
+        otherwise a missing text reads as "".
 
     Returns
     -------
@@ -127,12 +131,17 @@ def load_beir(
     c_ids, c_titles, c_texts = [], [], []
     for i, (row, where) in enumerate(corpus):
         doc_id = _get_id(row, where)
+        if require_text:
+            _check_text(row, where)
         title = str(row.get("title") or "")
         text = str(row.get("text") or "")
         c_ids.append(doc_id)
         c_titles.append(title)
         c_texts.append(f"{title} {text}" if title else text)
     q_ids = [_get_id(row, where) for row, where in queries]
+    if require_text:
+        for row, where in queries:
+            _check_text(row, where)
     q_texts = [str(row.get("text") or "") for row, _ in queries]
     for kind, ids, path in (("document", c_ids, "corpus.jsonl"), ("query", q_ids, "queries.jsonl")):
         if len(set(ids)) != len(ids):
@@ -161,10 +170,10 @@ def _find(root: Path, filename: str) -> Path:
 
 
 def _read_jsonl(path: Path) -> list[tuple[dict, str]]:
-    from .text_files import _rows  # the shared JSONL reader (gzip, line numbers, one-line errors)
+    from .text_files import iter_rows  # the shared JSONL reader (gzip, line numbers, one-line errors)
 
     try:
-        rows = [(row, f"{path}:{lineno}") for lineno, row in _rows(path, "jsonl")]
+        rows = [(row, f"{path}:{lineno}") for lineno, row in iter_rows(path, "jsonl")]
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: unreadable ({exc}); re-copy or re-download it.") from exc
     if not rows:
@@ -179,9 +188,16 @@ def _get_id(row: dict, where: str) -> str:
     return str(value)
 
 
+def _check_text(row: dict, where: str) -> None:
+    if not isinstance(row.get("text"), str):
+        what = "no 'text' field" if "text" not in row else f"'text' is {type(row['text']).__name__}, not a string"
+        raise DataError(f"{where}: {what}; every row needs its text to be embedded "
+                        "(or put corpus.npy + queries.npy vectors in the folder).")
+
+
 def _read_qrels(path: Path, ds: BeirDataset) -> dict[str, dict[str, int]]:
     if not path.exists():
-        raise DataError(f"{path}: missing; available qrels splits: {ds.splits() or 'none'}.")
+        raise DataError(f"{path}: missing; available qrels splits: {', '.join(ds.splits()) or 'none'}.")
     qrels: dict[str, dict[str, int]] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -202,3 +218,32 @@ def _read_qrels(path: Path, ds: BeirDataset) -> dict[str, dict[str, int]]:
     if not qrels:
         raise DataError(f"{path}: no relevance labels.")
     return qrels
+
+
+def assemble_beir_folder(dest: str | os.PathLike, dataset: str = "scifact_beir", *,
+                         corpus_vectors: str | None = "scifact_corpus",
+                         query_vectors: str | None = "scifact_queries") -> Path:
+    """Lay out a shared BEIR dataset as a user's ``beir:DIR`` folder, by symbolic links.
+
+    ``dest`` receives ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/`` from the data root's
+    ``dataset`` folder and, when named, ``corpus.npy`` / ``queries.npy`` pointing at the shared
+    precomputed vectors ``embeddings_minilm/<name>.f16.npy`` (rows in file order). Nothing is
+    copied, so the folder is cheap and never a second copy of the data.
+
+    Returns
+    -------
+    Path of ``dest``.
+    """
+    from .embeddings import embeddings_path
+    from .paths import dataset_dir
+
+    src = dataset_dir(dataset)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels"):
+        target = _find(src, name) if name != "qrels" else src / "qrels"
+        (dest / name).symlink_to(target.resolve())
+    for name, vectors in (("corpus.npy", corpus_vectors), ("queries.npy", query_vectors)):
+        if vectors:
+            (dest / name).symlink_to(embeddings_path(vectors).resolve())
+    return dest

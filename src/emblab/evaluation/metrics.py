@@ -8,7 +8,7 @@ kNN fidelity (section 2.1)
     :func:`r_at_k_of_true`   R10@100: share of the true top-10 found in a longer shortlist
     :func:`exact_scores`     exact scores of retrieved items (input of the tie-tolerant variants)
 Retrieval with relevance labels (section 2.2, pytrec_eval-compatible)
-    :func:`ndcg_at_k`, :func:`recall_at_k`, :func:`mean_retrieval_scores`
+    :func:`ndcg_at_k`, :func:`recall_at_k`, :func:`mrr_at_k`, :func:`mean_retrieval_scores`
 STS (section 2.3)
     :func:`spearman`
 Recommendation with one held-out item (section 2.5)
@@ -148,19 +148,31 @@ def r_at_k_of_true(I_long: np.ndarray, I_true: np.ndarray, k_true: int = 10, *,
 
 # --- retrieval with qrels ------------------------------------------------------------------------
 
-def ndcg_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
-    """nDCG@k of one ranked list, as pytrec_eval's ``ndcg_cut_k`` computes it.
+#: nDCG gain conventions: ``linear`` (gain = relevance, as pytrec_eval / trec_eval and BEIR) and
+#: ``exp`` (gain = 2**relevance - 1, Burges et al. 2005, common in learning-to-rank work). They
+#: agree when every relevance is 0 or 1.
+GAINS = ("linear", "exp")
 
-    DCG@k = sum_{r<=k} rel_r / log2(r + 1) with linear gains; IDCG@k from the qrels sorted by
-    relevance. Documents with relevance <= 0 contribute nothing.
+
+def _gain(rel: float, gain: str) -> float:
+    return float(rel) if gain == "linear" else 2.0 ** rel - 1.0
+
+
+def ndcg_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10, *, gain: str = "linear") -> float:
+    """nDCG@k of one ranked list, as pytrec_eval's ``ndcg_cut_k`` computes it (``gain="linear"``).
+
+    DCG@k = sum_{r<=k} g(rel_r) / log2(r + 1), with g(rel) = rel (``linear``, the default) or
+    2**rel - 1 (``exp``); IDCG@k from the qrels sorted by relevance. Documents with relevance
+    <= 0 contribute nothing.
 
     Parameters
     ----------
     ranked_ids : sequence of str
         Document ids, best first (ties already broken by the caller).
     qrels : mapping of str -> int
-        Relevance of judged documents for this query.
+        Relevance of judged documents for this query (graded).
     k : int
+    gain : {"linear", "exp"}
 
     Returns
     -------
@@ -170,14 +182,18 @@ def ndcg_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10) 
     --------
     >>> round(ndcg_at_k(["a", "b"], {"b": 1}, k=10), 4)
     0.6309
+    >>> round(ndcg_at_k(["a", "b"], {"a": 1, "b": 2}, k=10, gain="exp"), 4)
+    0.7967
     """
+    if gain not in GAINS:
+        raise DataError(f"gain={gain!r}; choose 'linear' (pytrec_eval) or 'exp' (2**rel - 1).")
     dcg = 0.0
     for r, doc in enumerate(list(ranked_ids)[:k], start=1):
         rel = qrels.get(doc, 0)
         if rel > 0:
-            dcg += rel / math.log2(r + 1)
+            dcg += _gain(rel, gain) / math.log2(r + 1)
     ideal = sorted((v for v in qrels.values() if v > 0), reverse=True)[:k]
-    idcg = sum(rel / math.log2(r + 1) for r, rel in enumerate(ideal, start=1))
+    idcg = sum(_gain(rel, gain) / math.log2(r + 1) for r, rel in enumerate(ideal, start=1))
     return dcg / idcg if idcg > 0 else 0.0
 
 
@@ -197,28 +213,50 @@ def recall_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10
     return len(relevant.intersection(list(ranked_ids)[:k])) / len(relevant)
 
 
+def mrr_at_k(ranked_ids: Sequence[str], qrels: Mapping[str, int], k: int = 10) -> float:
+    """Reciprocal rank of the first relevant document (relevance > 0) in the top k, else 0.
+
+    Examples
+    --------
+    >>> mrr_at_k(["a", "b", "c"], {"c": 1, "b": 2}, k=10)
+    0.5
+    >>> mrr_at_k(["a", "b", "c"], {"c": 1}, k=2)
+    0.0
+    """
+    for r, doc in enumerate(list(ranked_ids)[:k], start=1):
+        if qrels.get(doc, 0) > 0:
+            return 1.0 / r
+    return 0.0
+
+
 def mean_retrieval_scores(run: Mapping[str, Sequence[str]], qrels: Mapping[str, Mapping[str, int]],
-                          ndcg_ks: Iterable[int] = (10,), recall_ks: Iterable[int] = (1, 5, 10, 100)) -> dict[str, float]:
-    """Mean nDCG@k and Recall@k over the queries of ``qrels`` (pytrec_eval's averaging).
+                          ndcg_ks: Iterable[int] = (10,), recall_ks: Iterable[int] = (1, 5, 10, 100),
+                          mrr_ks: Iterable[int] = (), *, gain: str = "linear") -> dict[str, float]:
+    """Mean nDCG@k, Recall@k and MRR@k over the queries of ``qrels`` (pytrec_eval's averaging).
 
     Parameters
     ----------
     run : mapping of query id -> ranked document ids
         A query of ``qrels`` missing from ``run`` scores 0.
     qrels : mapping of query id -> {doc id: relevance}
+    ndcg_ks, recall_ks, mrr_ks : iterables of int
+    gain : {"linear", "exp"}
+        nDCG gain convention (:data:`GAINS`).
 
     Returns
     -------
-    dict with keys ``ndcg@k`` and ``recall@k``.
+    dict with keys ``ndcg@k``, ``recall@k`` and ``mrr@k``.
     """
     qids = [q for q, rels in qrels.items() if any(v > 0 for v in rels.values())]
     if not qids:
         raise DataError("qrels hold no query with a relevant document.")
     out: dict[str, float] = {}
     for k in ndcg_ks:
-        out[f"ndcg@{k}"] = float(np.mean([ndcg_at_k(run.get(q, []), qrels[q], k) for q in qids]))
+        out[f"ndcg@{k}"] = float(np.mean([ndcg_at_k(run.get(q, []), qrels[q], k, gain=gain) for q in qids]))
     for k in recall_ks:
         out[f"recall@{k}"] = float(np.mean([recall_at_k(run.get(q, []), qrels[q], k) for q in qids]))
+    for k in mrr_ks:
+        out[f"mrr@{k}"] = float(np.mean([mrr_at_k(run.get(q, []), qrels[q], k) for q in qids]))
     return out
 
 

@@ -17,7 +17,7 @@ from .style import family
 UNCOMPRESSED = ("float32", "uncompressed", "identity", "raw")
 #: metric keys in the order they are worth plotting; the first present is the "main" one
 METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r10@100", "recall@100",
-                   "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hitrate@10",
+                   "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hr@10", "hitrate@10",
                    "scifact_ndcg10", "ndcg@10_asym")
 _NON_METRIC = {"bytes_per_vector", "model_bytes", "fit_time_s", "encode_time_s", "search_time_s", "dim", "k", "h",
                "m", "seed", "n", "d", "epochs", "budget", "compression_ratio", "n_seeds", "steps"}
@@ -81,6 +81,8 @@ def compression_section(doc: dict[str, Any], source: str) -> Section:
     sec = Section(doc.get("title") or f"Compression: {source}", "compression", source)
     by_task: dict[str, list[dict[str, Any]]] = {}
     for i, r in enumerate(recs):
+        if "skipped" in r or "error" in r:   # methods not run or failed: the bench's markdown lists them
+            continue
         if "method" not in r or "bytes_per_vector" not in r:
             raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
         by_task.setdefault(str(r.get("task", doc.get("task", "task"))), []).append(r)
@@ -344,3 +346,94 @@ def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
 
 
 RENDERERS["intrinsic_dimension"] = intrinsic_dimension_section
+
+
+# --- recommendation ------------------------------------------------------------------------------
+
+_RECSYS_METRICS = ("hr@10", "ndcg@10", "recall@10_last5")
+_BASELINE_ROWS = ("popularity", "random")
+
+
+def _recsys_figure(task: str, metric: str, coding: str | None, rows: list[dict[str, Any]],
+                   front: list[dict[str, Any]]) -> LineFigure:
+    """One coding's rows of one task: a line per method family, baselines as horizontal lines, the
+    Pareto front over *every* row (both codings) dotted."""
+    title = f"{task}: {metric} vs bytes per item" + (f" [{coding}]" if coding else "")
+    fig = LineFigure(title, "bytes per item vector (log scale)", metric, xlog=True)
+    lines: dict[str, Series] = {}
+    for r in rows:
+        val = r.get(metric)
+        if not isinstance(val, (int, float)):
+            continue
+        if r.get("baseline") or r["method"] in _BASELINE_ROWS:
+            fig.hlines[str(r.get("baseline") or r["method"])] = float(val)
+        elif r["method"] in UNCOMPRESSED:
+            fig.hlines[f"uncompressed ({r['method']})"] = float(val)
+        elif r.get("variant") == coding:
+            fam = family(r["method"])
+            key = ("sae omp" if "encoder=omp" in fam else "sae") if fam.startswith("sae") else fam
+            lines.setdefault(fam, Series(fam, [], [], color_key=key))
+            lines[fam].x.append(float(r["bytes_per_vector"]))
+            lines[fam].y.append(float(val))
+    fig.series = sorted(lines.values(), key=lambda s: s.name)
+    if front:
+        fig.series.append(Series("Pareto front (all rows)", [float(r["bytes_per_vector"]) for r in front],
+                                 [float(r[metric]) for r in front], style=":", color_key="uncompressed"))
+    return fig
+
+
+def recsys_section(doc: dict[str, Any], source: str) -> Section:
+    """HR@10 and Recall@10 (last 5) against bytes per item vector, one figure per coding with a line
+    per method family, uncompressed / popularity / random as horizontal lines and the Pareto front
+    dotted; tables of the front, of the SAE against every peer at equal bytes, of the
+    sparse-vs-truncation count, and of all rows."""
+    from ..bench.pareto import equal_bytes, label, pareto_front, sparse_vs_truncation
+
+    recs = _records(doc)
+    sec = Section(doc.get("title") or f"Recommendation: {source}", "recsys", source,
+                  intro="Collaborative item vectors compressed; users uncompressed; inner-product scores. "
+                        "[dir+norm16]: the compressor codes the direction and the norm is stored as float16 "
+                        "(+2 B, counted); [raw]: the compressor codes the vectors themselves.")
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for i, r in enumerate(recs):
+        if "method" not in r or "bytes_per_vector" not in r:
+            raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
+        by_task.setdefault(str(r.get("task", "task")), []).append(r)
+    for task, rows in by_task.items():
+        ok = [r for r in rows if "error" not in r]
+        metrics = [m for m in _RECSYS_METRICS if any(isinstance(r.get(m), (int, float)) for r in ok)]
+        if not metrics:
+            raise SectionError(f"task {task}: no record carries {' or '.join(_RECSYS_METRICS)}")
+        codings = list(dict.fromkeys(r["variant"] for r in ok if r.get("variant"))) or [None]
+        for metric in [m for m in metrics if m != "ndcg@10"][:2]:
+            front = pareto_front(ok, metric)
+            for coding in codings:
+                fig = _recsys_figure(task, metric, coding, ok, front)
+                sec.figures.append((f"{_slug(source)}_{_slug(task)}_{_slug(metric)}_{_slug(coding or '')}", fig))
+        for metric in [m for m in metrics if m != "ndcg@10"][:2]:
+            front = pareto_front(ok, metric)
+            sec.tables.append(html_table(["bytes/item", "row on the Pareto front", metric],
+                                         [[r["bytes_per_vector"], label(r), r[metric]] for r in front],
+                                         f"{task}: Pareto front ({metric})"))
+            pairs = equal_bytes(ok, metric)
+            if pairs:
+                sec.tables.append(html_table(["bytes/item", "SAE row", f"SAE {metric}", "peer at equal bytes",
+                                              f"peer {metric}", "SAE - peer"],
+                                             [[p["bytes"], p["focus"], p["focus_value"], p["peer"], p["peer_value"],
+                                               p["delta"]] for p in pairs],
+                                             f"{task}: SAE against every peer at equal bytes ({metric})"))
+                claim = sparse_vs_truncation(ok, metric)
+                sec.tables.append(html_table(["pairs", "SAE wins", "SAE loses", "ties"],
+                                             [[claim["n"], claim["wins"], claim["losses"], claim["ties"]]],
+                                             f"{task}: 'sparse beats equal-size truncation' ({metric}, PCA-ordered "
+                                             "and raw truncation at equal bytes)"))
+        body = [[label(r), r.get("bytes_per_vector")] + [r.get(m) for m in metrics] + [r.get("fit_time_s")]
+                for r in sorted(ok, key=lambda r: (float(r.get("bytes_per_vector") or 0), label(r)))]
+        sec.tables.append(html_table(["row", "bytes/item"] + metrics + ["fit s"], body, f"{task}: all rows"))
+        errs = [[r.get("method"), r.get("error")] for r in rows if "error" in r]
+        if errs:
+            sec.tables.append(html_table(["method", "error"], errs, f"{task}: rows that failed"))
+    return sec
+
+
+RENDERERS["recsys"] = recsys_section

@@ -11,7 +11,7 @@ _FIXED = {
     "pca": "#1f77b4", "pca store=f32": "#1f77b4", "pca store=int8": "#17becf", "pca+int8": "#0e7c86",
     "binary rescore=10": "#8c8c00", "binary rescore=10 rescore_source=int8": "#e0c000", "trunc": "#8c564b", "int8": "#7f7f7f",
     "binary": "#bcbd22", "PQ": "#ff7f0e", "OPQ+PQ": "#d62728", "SQ": "#9467bd",
-    "sae": "#2ca02c", "mcr2": "#e377c2", "ae": "#9edae5", "randproj": "#c49c94",
+    "sae": "#2ca02c", "sae omp": "#98df8a", "mcr2": "#e377c2", "ae": "#9edae5", "randproj": "#c49c94",
     "corrector": "#2ca02c", "stale": "#d62728", "refresh": "#ff7f0e", "inbatch": "#7f7f7f",
     "oracle": "#000000", "raw": "#000000",
 }

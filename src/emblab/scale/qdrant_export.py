@@ -1,7 +1,12 @@
-"""Serve sparse codes from Qdrant: export ``sae`` codes as Qdrant sparse vectors and query them.
+"""Serve codes from Qdrant: sparse ``sae`` codes as Qdrant sparse vectors, any method's decoded
+vectors as dense ones; query them.
 
-Qdrant accepts negative sparse values, so signed top-k codes go in as they are. Bit-packed codes
-(``sae:pack=true``) are unpacked by their model chunk by chunk on export. Values are divided
+Dense collections (:func:`export_dense`) hold decode(code) with cosine distance, so Qdrant ranks
+exactly as emblab's ``asymmetric`` mode, cos(q, decode(x)), the main score of every benchmark.
+Qdrant stores them as float32 (4d bytes per item, more than the code): the compact codes stay in
+``codes.npz``; Qdrant's own quantisation can shrink its copy.
+
+Qdrant accepts negative sparse values, so signed top-k codes go in as they are. Values are divided
 by the code's L2 norm on export (and the query's on search), so Qdrant's dot product equals emblab's
 ``sparse`` mode score (cosine of codes). Engines that reject negative sparse values (Milvus
 SPARSE_FLOAT_VECTOR, Elasticsearch sparse_vector, OpenSearch rank_features) need the ReLU variant
@@ -22,6 +27,8 @@ from .._errors import DataError
 from ..codes import Codes
 
 VECTOR_NAME = "sae"
+DENSE_NAME = "dense"
+ID_FIELD = "id"
 
 
 def _rows(codes: Codes, model: Any = None, chunk: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -75,6 +82,7 @@ def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray 
                  batch_size: int = 1024, model: Any = None) -> None:
     """(Re)create ``collection`` and upload every code as a sparse vector (point id = row or ``ids``).
 
+    When the codes carry item ids (``codes.ids``), each point's payload holds ``{"id": item id}``.
     ``model``: the SAE that made the codes; required for bit-packed codes (it unpacks them chunk by
     chunk, so the whole catalogue is never unpacked at once).
     """
@@ -83,16 +91,58 @@ def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray 
         client.delete_collection(collection)
     client.create_collection(collection, vectors_config={},
                              sparse_vectors_config={VECTOR_NAME: models.SparseVectorParams()})
+    vectors = ({VECTOR_NAME: models.SparseVector(indices=idx.tolist(), values=val.tolist())}
+               for idx, val in _rows(codes, model, chunk=batch_size))
+    _upload(client, collection, vectors, codes, ids, batch_size)
+
+
+def export_dense(client: Any, collection: str, model: Any, codes: Codes, *, batch_size: int = 1024,
+                 chunk_rows: int = 16384) -> None:
+    """(Re)create ``collection`` with decode(code) of every item as a cosine dense vector.
+
+    Point ids are row numbers; the payload holds ``{"id": item id}`` when the codes carry ids.
+    Qdrant's cosine equals emblab's ``asymmetric`` score (see the module docstring).
+    """
+    models = require("qdrant_client.models", "Qdrant export")
+    if client.collection_exists(collection):
+        client.delete_collection(collection)
+    d = int(model.n_features_in_)
+    client.create_collection(collection, vectors_config={
+        DENSE_NAME: models.VectorParams(size=d, distance=models.Distance.COSINE)})
+
+    def vectors():
+        for _, part in codes.iter_chunks(chunk_rows):   # decode a chunk at a time, never the catalogue
+            for row in np.asarray(model.decode(part), dtype=np.float32):
+                yield {DENSE_NAME: row.tolist()}
+
+    _upload(client, collection, vectors(), codes, None, batch_size)
+
+
+def _upload(client: Any, collection: str, vectors: Iterator[dict], codes: Codes, ids: np.ndarray | None,
+            batch_size: int) -> None:
+    models = require("qdrant_client.models", "Qdrant export")
     points = []
-    for row, (idx, val) in enumerate(_rows(codes, model, chunk=batch_size)):
+    for row, vec in enumerate(vectors):
         pid = int(ids[row]) if ids is not None else row
-        points.append(models.PointStruct(id=pid, vector={VECTOR_NAME: models.SparseVector(
-            indices=idx.tolist(), values=val.tolist())}))
+        payload = {ID_FIELD: codes.ids[row].item()} if codes.ids is not None else None
+        points.append(models.PointStruct(id=pid, vector=vec, payload=payload))
         if len(points) >= batch_size:
             client.upsert(collection, points=points, wait=True)
             points = []
     if points:
         client.upsert(collection, points=points, wait=True)
+
+
+def search_dense(client: Any, collection: str, xq: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by cosine for float queries (nq, d); returns (D, I) with I the row numbers."""
+    D = np.full((len(xq), k), -np.inf, np.float32)
+    I = np.full((len(xq), k), -1, np.int64)
+    for r, q in enumerate(np.asarray(xq, dtype=np.float32)):
+        res = client.query_points(collection, query=q.tolist(), using=DENSE_NAME, limit=k,
+                                  with_payload=False).points
+        for j, p in enumerate(res):
+            D[r, j], I[r, j] = p.score, p.id
+    return D, I
 
 
 def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10, *,

@@ -1,21 +1,28 @@
-"""``emblab bench [CONFIG] --out DIR``: methods × byte budgets on tasks -> results JSON + table.
+"""``emblab bench [CONFIG] --out DIR``: methods × byte budgets on tasks -> results, table, verdict.
+
+``emblab bench --task beir:./my_collection --budgets 64,128 --out runs/mine`` runs, on the user's
+own data, every peer and seed compressor (``sae`` top-k and OMP, ``mcr2``, ``ae``) that reaches
+each budget, lists those that cannot be fitted with the reason, and ends with the verdict: for
+each budget the Pareto-best method, its score as a ratio to uncompressed, its fit and search
+time and the exact spec (:mod:`emblab.bench.verdict`).
 
 Config (TOML or JSON; every key optional)::
 
-    tasks = ["knn_fidelity/imdb-minilm", "beir_scifact"]
-    methods = ["pca:dim=64", "faiss:PQ32"]     # omit: every peer that reaches a budget exactly
+    tasks = ["knn_fidelity/imdb-minilm", "beir:./my_collection"]   # or recsys:DIR (a user's interactions)
+    methods = ["pca:dim=64", "faiss:PQ32"]     # omit: the peers and seed compressors (candidates)
     budgets = [32, 64, 96, 128, 192, 256, 384]
+    mode = "quick"                              # quick: no OPQ/FastScan; full: everything
+    time_budget_s = 600                         # start no new method after this many seconds
     fit_rows = 10000                            # fit on the first N rows of each fit set
     name = "bench"                              # output file stem
-    faiss = true                                # include FAISS codecs among the default peers
-    pipelines = false                           # include pca|int8 chains (same as store=int8)
-    fastscan = false                            # include 4-bit FastScan PQ
-    additive = false                            # include FAISS RQ/LSQ (slow encoders)
-    rabitq = false                              # include FAISS RaBitQ at exactly each budget
-    sae = false                                 # include sae:budget=b (k chosen for the budget)
+    faiss = true                                # FAISS codecs among the default peers
+    additive = false                            # add FAISS RQ/LSQ to the peers (slow encoders)
+    rabitq = false                              # add FAISS RaBitQ at exactly each budget
+    task_options = {split = "dev"}              # options of URI tasks (beir:, knn:, sts:)
 
-Command-line flags override the file; ``--set key=value`` overrides any key (coerced to its type;
-unknown keys are errors). The resolved config is written to ``DIR/config.json``.
+Command-line flags override the file; ``--set key=value`` overrides a config key (coerced to its
+type), and any other key is a task option of the URI tasks (``--set split=dev``); keys that are
+neither are errors. The resolved config is written to ``DIR/config.json``.
 """
 
 from __future__ import annotations
@@ -30,14 +37,14 @@ DEFAULTS: dict[str, Any] = {
     "tasks": ["knn_fidelity/imdb-minilm"],
     "methods": None,
     "budgets": [32, 64, 96, 128, 192, 256, 384],
+    "mode": "quick",
+    "time_budget_s": None,
     "fit_rows": None,
     "name": "bench",
     "faiss": True,
-    "pipelines": False,
-    "fastscan": False,
     "additive": False,
     "rabitq": False,
-    "sae": False,
+    "task_options": {},
 }
 
 
@@ -70,16 +77,17 @@ def resolve_config(file_cfg: dict[str, Any], overrides: dict[str, Any], sets: di
     from ..._errors import InvalidParameterError
     from ._common import coerce_like
 
-    cfg = dict(DEFAULTS)
+    cfg = dict(DEFAULTS, task_options={})
     for source, values in (("config file", file_cfg), ("flags", overrides)):
         for key, val in values.items():
             if key not in DEFAULTS:
                 raise InvalidParameterError(f"unknown bench config key {key!r} in {source}; valid: {', '.join(DEFAULTS)}.")
             cfg[key] = val
     for key, raw in sets.items():
-        if key not in DEFAULTS:
-            raise InvalidParameterError(f"--set {key}: unknown key; valid: {', '.join(DEFAULTS)}.")
-        cfg[key] = coerce_like(raw, DEFAULTS[key] if cfg[key] is None else cfg[key], key)
+        if key in DEFAULTS and key != "task_options":
+            cfg[key] = coerce_like(raw, DEFAULTS[key] if cfg[key] is None else cfg[key], key)
+        else:
+            cfg["task_options"] = {**cfg["task_options"], key: raw}   # checked against the URI tasks' options
     if isinstance(cfg["tasks"], str):
         cfg["tasks"] = [t.strip() for t in cfg["tasks"].split(",") if t.strip()]
     if isinstance(cfg["methods"], str):
@@ -89,7 +97,27 @@ def resolve_config(file_cfg: dict[str, Any], overrides: dict[str, Any], sets: di
     if cfg["budgets"] is not None and (not isinstance(cfg["budgets"], list)
                                        or not all(isinstance(b, int) and b > 0 for b in cfg["budgets"])):
         raise InvalidParameterError(f"budgets must be a list of positive ints; got {cfg['budgets']!r}.")
+    if cfg["mode"] not in ("quick", "full"):
+        raise InvalidParameterError(f"mode must be 'quick' or 'full'; got {cfg['mode']!r}.")
+    if cfg["time_budget_s"] is not None and not (isinstance(cfg["time_budget_s"], (int, float))
+                                                  and cfg["time_budget_s"] > 0):
+        raise InvalidParameterError(f"time_budget_s must be a positive number of seconds; got {cfg['time_budget_s']!r}.")
+    if not isinstance(cfg["task_options"], dict):
+        raise InvalidParameterError(f"task_options must be a table of key = value; got {cfg['task_options']!r}.")
     return cfg
+
+
+def build_tasks(names: list[str], options: dict[str, Any]) -> list[Any]:
+    """Tasks by name or URI; ``options`` go to every URI task (unknown keys are errors)."""
+    from ..._errors import InvalidParameterError
+    from ...evaluation.tasks import get_task, is_task_uri
+
+    uris = [t for t in names if is_task_uri(t)]
+    if options and not uris:
+        keys = ", ".join(sorted(options))
+        raise InvalidParameterError(f"--set {keys}: not a bench config key ({', '.join(k for k in DEFAULTS if k != 'task_options')}) "
+                                    "and no task URI (beir:, knn:, sts:) to take it as an option.")
+    return [get_task(t, **options) if t in uris else get_task(t) for t in names]
 
 
 def split_methods(values: list[str]) -> list[str]:
@@ -101,55 +129,83 @@ def split_methods(values: list[str]) -> list[str]:
 
 
 def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
+            tasks: list[Any] | None = None, recipes: Any = None, print_verdict: bool = True,
             overwrite: bool = False, inputs: tuple = ()) -> dict[str, Any]:
-    """Run a resolved bench config, write outputs and print the tables; returns the results document.
+    """Run a resolved bench config, write outputs, print the tables and (last) the verdict.
 
-    The folder ``out`` appears whole when the run ends (written under a temporary name, then
-    moved into place): an error or Ctrl-C leaves nothing behind. An existing bench folder is
-    replaced only with ``overwrite``; anything else there is refused before the run starts.
+    ``tasks`` (Task objects) replaces ``cfg["tasks"]`` (in-memory tasks such as the demo's);
+    ``recipes`` replaces the seed recipes of the default candidates. The folder ``out`` appears
+    whole when the run ends (written under a temporary name, then moved into place): an error or
+    Ctrl-C leaves nothing behind. An existing bench folder is replaced only with ``overwrite``;
+    anything else there is refused before the run starts. Returns the results document.
     """
-    from ...bench.runner import peer_specs_for_budgets, rich_tables, run_bench
-    from ...evaluation.tasks import get_task
+    from ...bench.candidates import unreachable_budgets
+    from ...bench.runner import not_run_lines, rich_tables, run_bench, tasks_in
+    from ...bench.verdict import verdict_lines
     from ...io import atomic_path, atomic_write_json, guard_output
     from ._common import console
 
     guard_output(out, "bench", inputs=inputs, overwrite=overwrite)
-    tasks = [get_task(t) for t in cfg["tasks"]]
-    methods = cfg["methods"]
+    tasks = tasks if tasks is not None else build_tasks(cfg["tasks"], cfg["task_options"])
     err = console(stderr=True)
-    if methods is None:
+    if cfg["methods"] is None:
         from ..._errors import DataError
 
         d = tasks[0].load().fit_data().shape[1]
-        methods = [s for _, s in peer_specs_for_budgets(d, cfg["budgets"] or [], faiss=cfg["faiss"],
-                                                        pipelines=cfg["pipelines"], fastscan=cfg["fastscan"],
-                                                        additive=cfg["additive"], rabitq=cfg["rabitq"], sae=cfg["sae"])]
-        if not methods:
-            raise DataError(f"no peer method reaches budget(s) {', '.join(map(str, cfg['budgets'] or []))} "
-                            f"bytes/vector on {d}-d vectors (float32 takes {4 * d}, int8 {d}); choose smaller budgets.")
+        budgets = cfg["budgets"] or []
+        if set(unreachable_budgets(d, budgets, faiss=cfg["faiss"])) == set(budgets):
+            raise DataError(f"no method reaches budget(s) {', '.join(map(str, budgets))} bytes/vector on {d}-d "
+                            f"vectors (float32 takes {4 * d}, int8 {d}); choose smaller budgets.")
+
+    def started(info: dict) -> None:
+        if not quiet:
+            err.print(f"[{info['index']}/{info['total']}] fitting {info['spec']}", markup=False, soft_wrap=True)
 
     def progress(rec: dict) -> None:
         if quiet:
             return
-        if "error" in rec:
-            err.print(f"  [red]{rec['task']}  {rec['method']}: {rec['error']}[/]")
+        name = rec.get("spec") or rec["method"]
+        if "skipped" in rec:
+            err.print(f"  - {name}: {rec['skipped']}", markup=False, soft_wrap=True)
+        elif "error" in rec:
+            err.print(f"  ! {name}: {rec['error']}", style="red", markup=False, soft_wrap=True)
         else:
             main = rec.get("main_score")
-            err.print(f"  {rec['task']}  {rec['method']:<34} {rec['bytes_per_vector']:>7g} B  "
-                      f"{main}={rec.get(main, float('nan')):.4f}")
+            ratio = (rec.get("ratio_to_uncompressed") or {}).get(main)
+            fit = f", fit {rec['fit_time_s']:.1f} s" if rec.get("fit_time_s") else ""
+            head = "" if rec.get("spec") else f"{rec['task']}: {name} "
+            if rec.get("variant"):  # one spec scored several ways (recsys codings)
+                head += f"[{rec['variant']}] "
+            err.print(f"  {head}{rec['bytes_per_vector']:g} B, {main} {rec.get(main, float('nan')):.4f}"
+                      + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 
     with atomic_path(out, is_dir=True, kind="bench") as tmp:
-        doc = run_bench(methods, tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
-                        on_record=progress, fit_rows=cfg["fit_rows"], name=cfg["name"])
-        atomic_write_json(tmp / "config.json", {**cfg, "methods_run": methods})
-    unreached = sorted(set(cfg["budgets"] or []) - {r.get("budget") for r in doc["records"]})
+        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
+                        on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
+                        mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"],
+                        ladders={"additive": cfg["additive"], "rabitq": cfg["rabitq"]})
+        atomic_write_json(tmp / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
+                                                                       for r in doc["records"]]})
+    ran = {r.get("budget") for r in doc["records"] if "skipped" not in r and "error" not in r}
+    unreached = sorted(set(cfg["budgets"] or []) - ran)
     if unreached:
-        err.print(f"note: no method reached budget(s) {', '.join(map(str, unreached))} bytes/vector; "
-                  "those budgets have no rows.")
+        err.print(f"note: no method ran at budget(s) {', '.join(map(str, unreached))} bytes/vector; "
+                  "those budgets have no rows.", markup=False, soft_wrap=True)
     c = console()
-    for t in rich_tables(doc):
+    for t, task in zip(rich_tables(doc), tasks_in(doc)):
         c.print(t)
-    c.print(f"results -> {Path(out) / (cfg['name'] + '.json')}, {Path(out) / (cfg['name'] + '.md')}")
+        missing = not_run_lines(doc, task)
+        if missing:
+            c.print("Not run or failed:", markup=False, soft_wrap=True)
+            for line in missing:
+                c.print(f"  {line}", markup=False, soft_wrap=True)
+    if cfg["methods"] is None and cfg["mode"] == "quick":
+        c.print("quick mode: OPQ and FastScan PQ left out (--full adds them).", markup=False, soft_wrap=True)
+    c.print(f"results -> {Path(out) / (cfg['name'] + '.json')}, {Path(out) / (cfg['name'] + '.md')}", markup=False, soft_wrap=True)
+    if print_verdict:
+        c.print("", markup=False, soft_wrap=True)
+        for line in verdict_lines(doc):
+            c.print(line, markup=False, soft_wrap=True)
     return doc
 
 
@@ -164,11 +220,16 @@ def register(app: typer.Typer) -> None:
                                                     help="Spec(s); repeat or separate with ';' (default: all peers)."),
         budgets: Optional[str] = typer.Option(None, "--budgets", "-b", help="Bytes/vector, e.g. 32,64,128."),
         fit_rows: Optional[int] = typer.Option(None, "--fit-rows", min=1, help="Fit on the first N fit rows."),
-        sets: Optional[List[str]] = typer.Option(None, "--set", help="Override a config key: key=value."),
+        full: Optional[bool] = typer.Option(None, "--full/--quick",
+                                            help="Default methods: --quick (default) leaves out OPQ and FastScan PQ."),
+        time_budget: Optional[float] = typer.Option(None, "--time-budget", min=1,
+                                                    help="Seconds; start no new method after that."),
+        sets: Optional[List[str]] = typer.Option(None, "--set", help="Config key or URI-task option: key=value."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier bench folder at --out."),
     ) -> None:
-        """Benchmark methods x byte budgets on tasks; writes results JSON + markdown table."""
+        """Benchmark methods x byte budgets on tasks (or your own data: beir:DIR, knn:PATH, sts:PATH);
+        writes results JSON + markdown and ends with the verdict per budget."""
         import sys
 
         from ._common import parse_int_list, parse_sets
@@ -183,6 +244,10 @@ def register(app: typer.Typer) -> None:
             flags["budgets"] = parse_int_list(budgets, "--budgets")
         if fit_rows is not None:
             flags["fit_rows"] = fit_rows
+        if full is not None:
+            flags["mode"] = "full" if full else "quick"
+        if time_budget is not None:
+            flags["time_budget_s"] = time_budget
         cfg = resolve_config(file_cfg, flags, parse_sets(sets))
         execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet, overwrite=overwrite,
                 inputs=(config,))

@@ -1,4 +1,5 @@
-"""``emblab data list|fetch|check``: the datasets emblab knows, downloads, and data-root checks."""
+"""``emblab data list|fetch|check|example-beir``: the datasets emblab knows, downloads, data-root
+checks, and an example BEIR folder built offline from the stdlib documentation."""
 
 from __future__ import annotations
 
@@ -73,3 +74,19 @@ def register(app: typer.Typer) -> None:
         bad = [r.name for r in rows if r.status == "bad" or (strict and r.status == "missing")]
         if bad:
             raise DataError(f"data check failed for {', '.join(bad)}; see the table above.")
+
+    @data_app.command("example-beir")
+    def example_beir(
+        out: str = typer.Argument(..., help="New folder for the BEIR collection."),
+        docs: int = typer.Option(3000, "--docs", min=100, help="Stdlib documentation passages in the corpus."),
+        vectors: bool = typer.Option(False, "--vectors", help="Also write corpus.npy + queries.npy (all-MiniLM-L6-v2)."),
+    ) -> None:
+        """Write an example BEIR folder (stdlib docs, graded qrels) to try `emblab bench --task beir:DIR`."""
+        from rich.console import Console
+
+        from ...data.stdlib_beir import write_stdlib_beir
+
+        n = write_stdlib_beir(out, max_passages=docs, vectors=vectors)
+        Console().print(f"{out}/: {n['docs']} documents, {n['queries']} queries (qrels/test.tsv {n['test']}, "
+                        f"qrels/dev.tsv {n['dev']})" + (", corpus.npy + queries.npy" if vectors else ""),
+                        markup=False, soft_wrap=True)

@@ -67,8 +67,10 @@ def register(app: typer.Typer) -> None:
                             f"({man['last_run']['new_chunks']} new) with [bold]{model.to_spec(full=True)}[/]: "
                             f"{man['bytes_per_vector']:g} bytes/vector -> {out}/")
             return
-        _, X = load_matrix(data, dim=model.n_features_in_)
+        ids, X = load_matrix(data, dim=model.n_features_in_)
         codes = model.encode(X)
+        if not data.lower().endswith(".npy"):  # parquet ids travel with the codes (emblab search prints them)
+            codes = codes.with_ids(ids)
         codes.save(out)
         console().print(f"encoded {len(codes)} vectors with [bold]{model.to_spec(full=True)}[/]: "
                         f"{codes.bytes_per_vector:g} bytes/vector ({codes.nbytes} bytes) -> {out}")

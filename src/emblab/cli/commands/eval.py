@@ -29,7 +29,8 @@ def _run(model: str, task: str, out: Optional[str], sets: Optional[List[str]], o
                       dataset={res.task: res.dataset})
     from rich.table import Table
 
-    t = Table(title=f"{res.task}: {res.method} ({res.bytes_per_vector:g} bytes/vector)")
+    variant = f" [{res.extra['variant']}]" if res.extra.get("variant") else ""  # e.g. a recsys coding
+    t = Table(title=f"{res.task}: {res.method}{variant} ({res.bytes_per_vector:g} bytes/vector)")
     t.add_column("metric")
     t.add_column("value", justify="right")
     for key, val in res.scores.items():

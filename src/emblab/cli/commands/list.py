@@ -47,6 +47,16 @@ def register(app: typer.Typer) -> None:
             for name in names:
                 m = get_task(name).metadata
                 t.add_row(name, m.kind, m.dataset or "(in memory)", m.main_score, m.description)
+            from ...evaluation.tasks import list_schemes
+
+            u = Table(title="your own data: task URIs (--task SCHEME:PATH, options with --set key=value)")
+            u.add_column("uri", no_wrap=True)
+            u.add_column("what", overflow="fold")
+            u.add_column("options", overflow="fold")
+            for sch in list_schemes():
+                u.add_row(f"{sch.name}:PATH", sch.summary, ", ".join(o.name for o in sch.options))
+            console().print(t)
+            t = u
         else:
             raise InvalidParameterError(f"cannot list {what!r}; choose 'methods' or 'tasks'.")
         console().print(t)

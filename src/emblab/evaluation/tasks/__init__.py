@@ -4,7 +4,16 @@ Registered tasks (``emblab list tasks``)::
 
     knn_fidelity/imdb-minilm   knn_fidelity/scifact-minilm   beir_scifact
     sts/stsb                   sts/sickr
+    recsys/movielens_100k      recsys/movielens_latest_small
     mock/knn                   mock/retrieval                mock/sts
+    mock/recsys
+
+Task URIs for users' own data (:mod:`.uri`; ``--set key=value`` options)::
+
+    beir:DIR     a BEIR folder: nDCG@10, Recall@10/100, MRR@10         (:mod:`.beir_dir`)
+    knn:PATH     vectors: held-out queries, Recall@10 against exact    (:mod:`.knn_path`)
+    sts:PATH     sentence pairs with gold scores: Spearman of cosine   (:mod:`.sts_path`)
+    recsys:DIR   interactions (user, item[, timestamp, weight]): HR@10  (:mod:`.recsys_dir`)
 
 Examples
 --------
@@ -12,6 +21,7 @@ Examples
 >>> r = evaluate("pca:dim=4,store=f32", "mock/knn")
 >>> r.scores["recall@10_asym"]
 1.0
+>>> get_task("beir:./my_collection", split="dev")    # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,8 +34,11 @@ from ..results import TaskResult
 from .base import Task, TaskMetadata
 from .beir import BeirTask, beir_scifact
 from .knn_fidelity import KnnFidelityTask, imdb_minilm, scifact_minilm
-from .mocks import mock_knn, mock_retrieval, mock_sts
+from .mocks import mock_knn, mock_recsys, mock_retrieval, mock_sts
+from .recsys_task import RecsysTask, recsys_movielens
 from .sts import StsTask, sickr, stsb
+from .uri import is_task_uri, list_schemes, split_uri, task_from_uri
+from . import beir_dir, knn_path, recsys_dir, sts_path  # noqa: F401,E402  (register the beir:, knn:, recsys:, sts: schemes)
 
 _TASKS: dict[str, Callable[..., Task]] = {}
 
@@ -47,14 +60,19 @@ def list_tasks() -> list[str]:
 
 
 def get_task(name: str | Task, **kwargs: Any) -> Task:
-    """Instantiate a registered task (``kwargs`` go to its factory, e.g. ``fit_set='train'``).
+    """Instantiate a registered task or a task URI (``kwargs`` go to its factory or scheme).
 
-    A unique suffix after ``/`` also resolves (``stsb`` -> ``sts/stsb``); unknown names suggest
-    the nearest registered one.
+    ``name`` is a registered name (``beir_scifact``; a unique suffix after ``/`` also resolves,
+    ``stsb`` -> ``sts/stsb``) or a URI for the user's own data (``beir:DIR``, ``knn:PATH``,
+    ``sts:PATH``, :mod:`.uri`). Unknown names suggest the nearest registered one.
     """
     if isinstance(name, Task):
+        if kwargs:
+            raise InvalidParameterError(f"task options {sorted(kwargs)} need a task name, not a Task object.")
         return name
     key = str(name).strip()
+    if key not in _TASKS and split_uri(key) is not None:
+        return task_from_uri(key, **kwargs)
     if key not in _TASKS:
         tails = [t for t in _TASKS if t.split("/")[-1] == key]
         if len(tails) == 1:
@@ -83,8 +101,10 @@ def evaluate(model_or_spec: Any, task: str | Task, **task_kwargs: Any) -> TaskRe
 
 for _name, _factory in (("knn_fidelity/imdb-minilm", imdb_minilm), ("knn_fidelity/scifact-minilm", scifact_minilm),
                         ("beir_scifact", beir_scifact), ("sts/stsb", stsb), ("sts/sickr", sickr),
-                        ("mock/knn", mock_knn), ("mock/retrieval", mock_retrieval), ("mock/sts", mock_sts)):
+                        ("recsys/movielens_100k", lambda **kw: recsys_movielens("movielens_100k", **kw)),
+                        ("recsys/movielens_latest_small", lambda **kw: recsys_movielens("movielens_latest_small", **kw)),
+                        ("mock/knn", mock_knn), ("mock/recsys", mock_recsys), ("mock/retrieval", mock_retrieval), ("mock/sts", mock_sts)):
     register_task(_name, _factory)
 
-__all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "register_task",
-           "list_tasks", "get_task", "evaluate", "UnknownTaskError"]
+__all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "RecsysTask",
+           "register_task", "list_tasks", "get_task", "evaluate", "UnknownTaskError", "is_task_uri", "list_schemes"]

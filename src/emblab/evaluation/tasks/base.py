@@ -101,6 +101,8 @@ class Task:
         result = self._evaluate(model, spec)
         result.fit_time_s = fit_time
         result.dataset = dict(self.dataset_info)
+        if getattr(self, "uri", None):  # a user-data task: how to name it again (emblab export --task)
+            result.dataset.update(uri=self.uri, uri_options=dict(getattr(self, "uri_options", {})))
         result.main_score = self.metadata.main_score
         if model is not None:
             result.model_bytes = int(model.model_bytes)
@@ -108,6 +110,32 @@ class Task:
             result.extra.setdefault("prefitted", prefitted)
             result.extra.setdefault("train_data", getattr(model, "train_data_", None))
         return result
+
+    def collection(self) -> tuple[Any, np.ndarray]:
+        """The items a user serves: ``(ids or None, vectors (n, d))`` (``emblab export``).
+
+        Raises
+        ------
+        InvalidParameterError
+            The task has no collection of items (STS pairs).
+        """
+        raise InvalidParameterError(f"task {self.name} has no collection of items to export; use a BEIR or kNN task.")
+
+    def score_ranking(self, I: np.ndarray) -> dict[str, float]:
+        """Scores of a ranking ``I`` (nq, k) of the evaluation queries over :meth:`collection` rows.
+
+        Used to measure a served index (FAISS, Qdrant) with the task's own metrics. Returns {}
+        when the task cannot score rankings over its collection.
+        """
+        return {}
+
+    def evaluate_all(self, model: Any = None) -> list["TaskResult"]:
+        """Every row ``model`` produces on this task (one, unless a task scores several variants)."""
+        return [self.evaluate(model)]
+
+    def reference_results(self) -> list["TaskResult"]:
+        """Baseline rows that are not compressors (e.g. popularity); none by default."""
+        return []
 
     def _load(self) -> None:
         raise NotImplementedError

@@ -38,11 +38,25 @@ class BeirTask(Task):
         Returns ``(corpus_emb (n, d), query_emb (nq, d), corpus_ids, query_ids, qrels, info)``
         where ``query_ids[i]`` labels row ``i`` of ``query_emb`` and ``qrels`` maps query id to
         ``{doc id: relevance}``.
+    recall_ks, mrr_ks : tuple of int
+        Recall@k and MRR@k reported for the asymmetric mode (other modes report Recall@100).
+    gain : {"linear", "exp"}
+        nDCG gain convention (:data:`emblab.evaluation.metrics.GAINS`); linear as pytrec_eval.
+    fit_loader : callable, optional
+        Called with the corpus width d; returns a separate fit set ``(X_fit (n_fit, d), info
+        dict)``. Default: the corpus embeddings.
     """
 
-    def __init__(self, metadata: TaskMetadata, loader: Callable[[], tuple]):
+    def __init__(self, metadata: TaskMetadata, loader: Callable[[], tuple], *,
+                 recall_ks: tuple[int, ...] = RECALL_KS, mrr_ks: tuple[int, ...] = (), gain: str = "linear",
+                 fit_loader: Callable[[int], tuple] | None = None):
         super().__init__(metadata)
         self._loader = loader
+        self.recall_ks = tuple(recall_ks)
+        self.mrr_ks = tuple(mrr_ks)
+        self.gain = gain
+        self._fit_loader = fit_loader
+        self._X_fit: np.ndarray | None = None
 
     @classmethod
     def from_arrays(cls, name: str, corpus_emb: Any, query_emb: Any, corpus_ids: list[str], query_ids: list[str],
@@ -77,11 +91,30 @@ class BeirTask(Task):
 
     def fit_data(self) -> np.ndarray:
         self.load()
-        return self.xb
+        if self._fit_loader is None:
+            return self.xb
+        if self._X_fit is None:
+            X, info = self._fit_loader(self.xb.shape[1])
+            self._X_fit = prepare_rows(X, "fit set", self.xb.shape[1])
+            self.dataset_info["fit"] = info
+        return self._X_fit
 
-    def _scores(self, I: np.ndarray, suffix: str = "", recall_ks=RECALL_KS) -> dict[str, float]:
+    def collection(self) -> tuple[list[str], np.ndarray]:
+        """The corpus: document ids and their (L2-normalised) vectors."""
+        self.load()
+        return list(self.corpus_ids), self.xb
+
+    def score_ranking(self, I: np.ndarray) -> dict[str, float]:
+        """Metrics of a ranking of the evaluation queries (:attr:`xq`) over corpus rows."""
+        self.load()
+        return self._scores(np.asarray(I))
+
+    def _scores(self, I: np.ndarray, suffix: str = "", recall_ks: tuple[int, ...] | None = None,
+                mrr_ks: tuple[int, ...] | None = None) -> dict[str, float]:
         run = {q: [self.corpus_ids[i] for i in row if i >= 0] for q, row in zip(self.query_ids, I)}
-        s = mean_retrieval_scores(run, self.qrels, ndcg_ks=(10,), recall_ks=recall_ks)
+        s = mean_retrieval_scores(run, self.qrels, ndcg_ks=(10,),
+                                  recall_ks=self.recall_ks if recall_ks is None else recall_ks,
+                                  mrr_ks=self.mrr_ks if mrr_ks is None else mrr_ks, gain=self.gain)
         return {k + suffix: v for k, v in s.items()}
 
     def _evaluate(self, model: Any, spec: str) -> TaskResult:
@@ -99,7 +132,7 @@ class BeirTask(Task):
                 continue
             suffix = "_sym" if mode == "symmetric" else f"_{mode}"
             (Dm, Im), t_m = timed(search, model, self.xq, codes, k, mode)
-            scores.update(self._scores(Im, suffix, recall_ks=(100,)))
+            scores.update(self._scores(Im, suffix, recall_ks=(100,), mrr_ks=()))
             extra[f"search_time{suffix}_s"] = t_m
         extra["measured_code_bytes"] = codes.bytes_per_vector
         return TaskResult(task=self.name, method=spec, bytes_per_vector=float(model.bytes_per_vector),

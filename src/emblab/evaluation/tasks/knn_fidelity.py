@@ -73,6 +73,25 @@ class KnnFidelityTask(Task):
         self.load()
         return self.X_fit
 
+    #: set by user-data tasks whose served collection differs from the catalogue (held-out queries)
+    collection_loader: Callable[[], tuple[Any, np.ndarray]] | None = None
+
+    def collection(self) -> tuple[Any, np.ndarray]:
+        """The items to serve: the whole user collection when known, else the catalogue (no ids)."""
+        self.load()
+        if self.collection_loader is not None:
+            return self.collection_loader()
+        return None, self.xb
+
+    def score_ranking(self, I: np.ndarray) -> dict[str, float]:
+        """Recall@10 and R10@100 of a ranking over the catalogue; {} when the served collection differs."""
+        self.load()
+        if self.collection_loader is not None:
+            return {}
+        I = np.asarray(I)
+        r, r_long = self._recall(I[:, :self.k])[0], self._recall(I)[1]
+        return {f"recall@{self.k}_asym": r, f"r{self.k}@{I.shape[1]}_asym": r_long}
+
     def _recall(self, I: np.ndarray) -> tuple[float, float]:
         rs = exact_scores(self.xq, self.xb, I)
         r = knn_recall(I, self.I_true, self.k, retrieved_scores=rs, true_scores=self.D_true)

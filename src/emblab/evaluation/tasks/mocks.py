@@ -50,3 +50,51 @@ def mock_sts() -> StsTask:
     v = np.stack([np.cos(angles), np.sin(angles), np.zeros(8)], axis=1).astype(np.float32)
     return StsTask.from_arrays("mock/sts", u, v, gold, X_fit=np.concatenate([u, v]),
                                dataset={"source": "hand-made"})
+
+
+def planted_interactions(n_groups: int = 6, items_per_group: int = 10, users_per_group: int = 8, seed: int = 0,
+                         timestamps: bool = True):
+    """Interactions with a known best item per user: block structure plus one stray interaction.
+
+    Users of group g interact with every item of block g (``items_per_group`` items) at times
+    1, 2, ... in a seeded random order, after one stray item of another block at time 0. Under
+    leave-last-out the held-out item is the one block item missing from the user's history, which
+    a collaborative model must rank first (HR@10 = NDCG@10 = 1); under leave-last-5 the five
+    held-out items are the block items left (Recall@10 = 1). Popularity cannot tell the blocks
+    apart.
+
+    Returns
+    -------
+    Interactions
+        ``timestamps=False`` drops the time column (random leave-one-out; the block structure
+        still makes any held-out block item the best unseen one).
+    """
+    from ...data.interactions import Interactions
+
+    rng = np.random.default_rng(seed)
+    users, items, times = [], [], []
+    n_items = n_groups * items_per_group
+    for g in range(n_groups):
+        block = np.arange(g * items_per_group, (g + 1) * items_per_group)
+        for j in range(users_per_group):
+            u = g * users_per_group + j
+            stray = int(rng.choice(np.setdiff1d(np.arange(n_items), block)))
+            order = rng.permutation(block)
+            users += [u] * (len(order) + 1)
+            items += [stray] + order.tolist()
+            times += list(range(len(order) + 1))
+    n_users = n_groups * users_per_group
+    return Interactions("planted", [f"u{u}" for u in range(n_users)], [f"i{i}" for i in range(n_items)],
+                        np.asarray(users, np.int64), np.asarray(items, np.int64),
+                        timestamps=np.asarray(times, np.float64) if timestamps else None,
+                        source={"source": f"planted blocks ({n_groups} x {items_per_group} items), seed {seed}"})
+
+
+def mock_recsys(**options):
+    """``mock/recsys``: :func:`planted_interactions` with fixed ALS settings (no tuning; needs implicit)."""
+    from .recsys_task import RecsysTask, recsys_metadata
+
+    options.setdefault("cf", "als:factors=8,regularization=0.1,alpha=1.0,weighting=none")
+    inter = planted_interactions()
+    return RecsysTask(recsys_metadata("mock/recsys", "", "planted block interactions; known best item per user"),
+                      lambda: (inter, None, {"source": "planted"}), **options)

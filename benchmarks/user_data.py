@@ -1,0 +1,85 @@
+"""A user's own BEIR folder through `emblab bench`: the shared SciFact data as `beir:DIR` (issue 14).
+
+Lays out ``scifact_beir`` + the precomputed MiniLM vectors as a user's folder (symbolic links in a
+temporary directory, :func:`emblab.data.beir.assemble_beir_folder`; nothing is copied or
+committed), runs exactly what a user runs::
+
+    emblab bench --task beir:DIR --budgets 32,64,128 [--full]
+
+(the peers and the seed compressors at their best-measured configurations, then the verdict) into
+``runs/user_data/bench`` and copies its ``user_data_scifact.{json,md}`` into ``results/``. The
+folder is ``runs/user_data/scifact_beir`` (git-ignored), so the verdict's commands can be run as
+printed. The markdown ends with a
+reproduction check: every row whose spec was also measured on ``beir_scifact`` with the corpus as
+fit set (``peers.json``, ``sae_transfer.json``; ``mcr2.json`` fitted on another set) is listed with
+both nDCG@10 values.
+
+    EMBLAB_DATA=/work/shared/data OMP_NUM_THREADS=2 .venv/bin/python benchmarks/user_data.py \
+        --out benchmarks/results [--full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import emblab
+from emblab.cli.commands.bench import DEFAULTS, execute
+from emblab.data.beir import assemble_beir_folder
+from emblab.evaluation.results import read_results
+from emblab.evaluation.tasks import get_task
+from emblab.io import atomic_write_text
+
+FOLDER = Path("runs/user_data/scifact_beir")
+RUN = Path("runs/user_data/bench")
+EARLIER = ("peers.json", "sae_transfer.json")
+
+
+def canonical(spec: str) -> str:
+    return spec if spec == "float32" else emblab.build(spec).to_spec()
+
+
+def earlier_scores(results: Path) -> dict[str, float]:
+    """nDCG@10 on beir_scifact (corpus as fit set) of every spec the earlier benchmarks measured."""
+    out: dict[str, float] = {}
+    for name in EARLIER:
+        for r in read_results(results / name)["records"] if (results / name).exists() else []:
+            score = r["ndcg@10"] if r.get("task") == "beir_scifact" else (r.get("scifact") or {}).get("ndcg@10")
+            if isinstance(score, float):
+                out.setdefault(canonical(r["method"]), score)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--budgets", default="32,64,128")
+    ap.add_argument("--full", action="store_true", help="add OPQ and FastScan PQ")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    shutil.rmtree(FOLDER, ignore_errors=True)   # symbolic links only
+    assemble_beir_folder(FOLDER)
+    task = get_task(f"beir:{FOLDER}")
+    cfg = dict(DEFAULTS, tasks=[task.name], budgets=[int(b) for b in args.budgets.split(",")],
+               mode="full" if args.full else "quick", name="user_data_scifact", task_options={})
+    doc = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]),
+                  overwrite=True)
+    for suffix in (".json", ".md"):
+        atomic_write_text(out / f"user_data_scifact{suffix}", (RUN / f"user_data_scifact{suffix}").read_text("utf-8"))
+    before = earlier_scores(out)
+    rows = [(r.get("spec") or r["method"], r["ndcg@10"], before[canonical(r.get("spec") or r["method"])])
+            for r in doc["records"] if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]
+    md = out / "user_data_scifact.md"
+    lines = ["", "## Reproduction check against the earlier beir_scifact runs", "",
+             f"Specs also measured on `beir_scifact` with the corpus as fit set ({', '.join(EARLIER)}): same "
+             f"data and protocol, here through `beir:{FOLDER}` laid out from `shared/data` by symbolic links.", "",
+             "| spec | nDCG@10 here (beir:DIR) | nDCG@10 earlier (beir_scifact) | difference |", "|---|---|---|---|"]
+    lines += [f"| `{s}` | {a:.4f} | {b:.4f} | {a - b:+.4f} |" for s, a, b in rows]
+    atomic_write_text(md, md.read_text(encoding="utf-8") + "\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
