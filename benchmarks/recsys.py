@@ -29,7 +29,8 @@ import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from emblab.bench.runner import peer_specs_for_budgets, run_bench  # noqa: E402
+from emblab.bench.candidates import peer_specs_for_budgets  # noqa: E402
+from emblab.bench.runner import run_bench  # noqa: E402
 from emblab.evaluation.tasks.recsys_task import recsys_movielens  # noqa: E402
 
 BUDGETS = {64: (8, 16, 32, 64), 256: (32, 64, 128, 256)}
@@ -43,8 +44,10 @@ def methods_for(task) -> list[str]:
     peers = [s for _, s in peer_specs_for_budgets(d, BUDGETS[d], pipelines=False, fastscan=False)
              if not s.startswith("binary:rescore")]
     epochs = SAE_EPOCHS[task.metadata.dataset]
-    sae = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs}{enc}"
-           for b in BUDGETS[d] for enc in ("", ",encoder=omp")]
+    # the layout of the committed results (recsys.md): uint16 indices + float16 values (4 B per
+    # non-zero), no centring or AuxK, top-k and OMP coding; packed codes are compared in sae_codes.md
+    sae = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs},pack=false,value_bits=16,center=false,"
+           f"auxk=false,encoder={enc}" for b in BUDGETS[d] for enc in ("topk", "omp")]
     return peers + sae
 
 

@@ -15,7 +15,10 @@ from emblab.search import search, topk_stable
 
 torch = pytest.importorskip("torch")
 
-SPEC = "sae:h=64,k=4,epochs=2,batch_size=64,progress=false"
+BASE = "sae:h=64,k=4,epochs=2,batch_size=64,progress=false"
+# the paper's coding: top-k encoder values as float16, uint16 indices (specs/sae.md §7)
+PAPER = "encoder=topk,pack=false,value_bits=16,value_fit=round"
+SPEC = f"{BASE},{PAPER},center=false,auxk=false"
 
 
 def _data(n=400, d=16, seed=0):
@@ -34,7 +37,13 @@ def fitted():
 @pytest.fixture(scope="module")
 def fitted_center():
     X = _data()
-    return emblab.build(SPEC + ",center=true,auxk=true,dead_window=50").fit(X), X
+    return emblab.build(f"{BASE},{PAPER},center=true,auxk=true,dead_window=50").fit(X), X
+
+
+@pytest.fixture(scope="module")
+def fitted_packed():
+    X = _data()
+    return emblab.build(f"{BASE},value_bits=4").fit(X), X
 
 
 def _pre(m, X):
@@ -135,12 +144,12 @@ def test_multitopk_uses_4k_capped_at_h():
     assert np.isfinite(float(sae_loss(mod, [x])))
 
 
-@pytest.mark.parametrize("which", ["fitted", "fitted_center"])
+@pytest.mark.parametrize("which", ["fitted", "fitted_center", "fitted_packed"])
 def test_reconstructed_and_asymmetric_equal_decode_then_dot(which, request):
     m, X = request.getfixturevalue(which)
     codes = m.encode(X[:300])
     xq = X[300:320]
-    raw = l2_normalize(m._raw_decode(codes.arrays["indices"], codes.arrays["values"]))
+    raw = l2_normalize(m._raw_decode(*m.unpack(codes)))
     S_rec = m._prepare(xq) @ raw.T
     D, I = search(m, xq, codes, 10, "reconstructed")
     Dr, Ir = topk_stable(S_rec, 10)
@@ -243,7 +252,7 @@ def test_resume_from_checkpoint(tmp_path, monkeypatch):
     m.fit(X)
     assert m.history_["resumed_from_epoch"] == 2
     np.testing.assert_allclose(m.W_dec_, ref.W_dec_, atol=1e-6)
-    assert np.array_equal(m.encode(X).arrays["indices"], ref.encode(X).arrays["indices"])
+    assert np.array_equal(m.encode(X).arrays["packed"], ref.encode(X).arrays["packed"])
 
 
 def test_k_schedule_and_selection():
@@ -274,6 +283,6 @@ def test_bad_params():
 
 
 def test_spec_round_trip():
-    m = emblab.build("sae:h=128,k=8,center=true,auxk=true,lr=0.0005")
+    m = emblab.build("sae:h=128,k=8,center=false,auxk=false,lr=0.0005,budget=40,value_bits=4")
     assert emblab.build(m.to_spec()).get_params() == m.get_params()
-    assert m.to_spec() == "sae:auxk=true,center=true,h=128,k=8,lr=0.0005"
+    assert m.to_spec() == "sae:auxk=false,budget=40,center=false,h=128,k=8,lr=0.0005,value_bits=4"

@@ -136,8 +136,8 @@ def test_qdrant_round_trip_matches_emblab_sparse_search():
     cat, q = sae.encode(X[:500]), X[500:]
     D_ref, I_ref = emblab.search(sae, q, cat, k=10, mode="sparse")
     client = connect(":memory:")
-    export_codes(client, "items", cat)
-    D, I = search_codes(client, "items", sae.encode(q), k=10)
+    export_codes(client, "items", cat, model=sae)
+    D, I = search_codes(client, "items", sae.encode_query(q), k=10)
     assert topk_agreement(I, I_ref, D_ref) >= 0.99
 
 

@@ -15,7 +15,9 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
+
+import numpy as np
 
 __all__ = ["comparable", "pareto_front", "equal_bytes", "is_sparse", "is_truncation", "sparse_vs_truncation",
            "label", "markdown_summary"]
@@ -148,3 +150,37 @@ def markdown_summary(records: list[dict[str, Any]], metric: str, dataset: dict[s
                     f"raw `trunc:dim=p`, both codings): the SAE wins {claim['wins']} of {claim['n']} equal-bytes "
                     f"pairs, loses {claim['losses']}, ties {claim['ties']} ({metric})."]
     return "\n".join(out)
+
+
+# --- arrays of (bytes, score) points and budgets ------------------------------------------------
+
+def pareto_mask(bytes_per_vector: Sequence[float], scores: Sequence[float]) -> np.ndarray:
+    """Boolean mask (n,) of the points ``(bytes_per_vector, score)`` on the front (arrays; see
+    :func:`pareto_front` for records).
+
+    Examples
+    --------
+    >>> pareto_mask([32, 64, 64, 128], [0.5, 0.7, 0.6, 0.69]).tolist()
+    [True, True, False, False]
+    """
+    b = np.asarray(bytes_per_vector, np.float64)
+    s = np.asarray(scores, np.float64)
+    dominated = ((b[None, :] <= b[:, None]) & (s[None, :] >= s[:, None])
+                 & ((b[None, :] < b[:, None]) | (s[None, :] > s[:, None])))
+    return ~dominated.any(axis=1)
+
+
+def front_value(bytes_per_vector: Sequence[float], scores: Sequence[float], budget: float) -> float | None:
+    """Best score of any point with bytes <= ``budget`` (the front's height there); None if none."""
+    b = np.asarray(bytes_per_vector, np.float64)
+    s = np.asarray(scores, np.float64)
+    ok = b <= budget
+    return float(s[ok].max()) if ok.any() else None
+
+
+def best_under(records: Sequence[dict[str, Any]], budget: float, score: Callable[[dict], float | None],
+               keep: Callable[[dict], bool] = lambda r: True) -> dict[str, Any] | None:
+    """The record with the highest ``score(r)`` among those with ``bytes_per_vector <= budget``."""
+    cands = [(score(r), r) for r in records if keep(r) and r.get("bytes_per_vector") is not None
+             and r["bytes_per_vector"] <= budget and score(r) is not None]
+    return max(cands, key=lambda c: c[0])[1] if cands else None

@@ -81,7 +81,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
               on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
               fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
               time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
-              resume: bool = False) -> dict[str, Any]:
+              ladders: dict[str, bool] | None = None, resume: bool = False) -> dict[str, Any]:
     """Run methods × tasks and return (and optionally write) a results document.
 
     Parameters
@@ -113,6 +113,9 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         Seed recipes for the default candidates (default :data:`~emblab.bench.candidates.SEED_RECIPES`).
     faiss : bool
         Include FAISS codecs among the default peers.
+    ladders : dict, optional
+        Extra peer ladders for the default candidates: ``{"additive": bool, "rabitq": bool}``
+        (:func:`emblab.bench.candidates.peer_specs_for_budgets`).
     resume : bool
         Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
         kind and budgets instead of running them again.
@@ -172,7 +175,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         X_fit = task.fit_data()
         if methods is None:
             cands = default_candidates(X_fit.shape[1], budgets or (), len(X_fit), mode=mode, recipes=recipes,
-                                       faiss=faiss)
+                                       faiss=faiss, **(ladders or {}))
         else:
             specs = list(methods(task)) if callable(methods) else list(methods)
             if callable(methods):
@@ -213,6 +216,9 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
             for res in results:
                 rec = res if isinstance(res, dict) else {**_record(res, baseline, budgets_set),
                                                          "spec": cand.spec, "family": cand.family}
+                # a budget-first method (sae:budget=B) may pack into a few bytes less than B
+                if cand.budget and "error" not in rec and (rec.get("bytes_per_vector") or 0) <= cand.budget:
+                    rec["budget"] = cand.budget
                 if shared and isinstance(rec.get("extra"), dict):
                     rec["extra"]["fit_shared_with"] = shared
                 rec["wall_time_s"] = wall / len(results)

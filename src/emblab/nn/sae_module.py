@@ -17,7 +17,6 @@ FLOPs by h/k on the CPU path (spec §5).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from .._deps import require
@@ -36,20 +35,22 @@ class SAEModule(torch.nn.Module):
     activation : {"topk", "relu_topk"}
         Signed top-k by magnitude (reference) or ReLU(top-k of pre) (non-negative codes).
     init : {"kaiming", "tied"}
-        Independent Kaiming-uniform inits (reference) or ``W_dec = normalize_rows(W_enc^T)``.
+        Independent ``kaiming_uniform_`` inits as in the reference (encoder bound sqrt(6/h)) or
+        ``W_dec = normalize_rows(W_enc^T)``.
     """
 
     def __init__(self, d: int, h: int, k: int, activation: str = "topk", init: str = "kaiming"):
         super().__init__()
         self.d, self.h, self.k, self.activation = d, h, k, activation
         self.k_current = k  # changed by the k schedule at the start of an epoch
-        w_enc = torch.empty(d, h)
-        torch.nn.init.kaiming_uniform_(w_enc.T, a=math.sqrt(5))  # nn.Linear(d, h) default init
+        # the reference (recombee/CompresSAE model.py): kaiming_uniform_ with its defaults on the
+        # (d, h) encoder weight, i.e. U(-sqrt(6/h), sqrt(6/h)) (fan_in = h), then on the (h, d)
+        # decoder weight before row normalisation; same order, so the same seed gives its init
+        w_enc = torch.nn.init.kaiming_uniform_(torch.empty(d, h))
         if init == "tied":
             w_dec = w_enc.T.clone()
         else:
-            w_dec = torch.empty(h, d)
-            torch.nn.init.kaiming_uniform_(w_dec.T, a=math.sqrt(5))
+            w_dec = torch.nn.init.kaiming_uniform_(torch.empty(h, d))
         self.W_enc = torch.nn.Parameter(w_enc)
         self.b_enc = torch.nn.Parameter(torch.zeros(h))
         self.W_dec = torch.nn.Parameter(F.normalize(w_dec, dim=1))

@@ -20,19 +20,17 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from .._errors import DataError, InvalidParameterError
-from ..io import atomic_save_npy, atomic_write_json
+from ..bench.cells import CellStore
 from .regressors import REGRESSORS, make_regressor, metrics
 from .tasks import RegressionTask
 
 DEFAULT_DIMS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_COMPRESSORS = ("ae", "ae:alpha=0.1", "pca:store=f32", "randproj")
-STORE_VERSION = 1
 
 
 @dataclass
@@ -106,46 +104,6 @@ def task_fingerprint(task: RegressionTask) -> str:
     h.update(np.ascontiguousarray(task.X[:: max(1, len(task.X) // 512)], np.float32).tobytes())
     h.update(str(task.X.shape).encode())
     return h.hexdigest()[:16]
-
-
-class CellStore:
-    """Append-only JSON-lines store of finished cells plus their test predictions."""
-
-    def __init__(self, root: str | os.PathLike, fingerprint: str, meta: dict[str, Any] | None = None):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "preds").mkdir(exist_ok=True)
-        info = self.root / "store.json"
-        if info.exists():
-            old = json.loads(info.read_text())
-            if old.get("fingerprint") != fingerprint:
-                raise DataError(f"{self.root} holds a sweep with another task or configuration "
-                                f"({old.get('fingerprint')} != {fingerprint}); use a new --out folder or delete it.")
-        else:
-            atomic_write_json(info, {"version": STORE_VERSION, "fingerprint": fingerprint, **(meta or {})})
-        self.path = self.root / "cells.jsonl"
-
-    def load(self) -> dict[str, dict[str, Any]]:
-        """Finished cells by id (a truncated last line from a killed run is skipped)."""
-        out: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                out[rec["id"]] = rec
-        return out
-
-    def add(self, rec: dict[str, Any], preds: np.ndarray) -> None:
-        atomic_save_npy(self.root / "preds" / f"{rec['id']}.npy", preds.astype(np.float32))
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec, sort_keys=True) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-
-    def preds(self, cid: str) -> np.ndarray:
-        return np.load(self.root / "preds" / f"{cid}.npy", allow_pickle=False)
 
 
 def _features(spec: str, d: int | None, seed: int, task: RegressionTask, ys: np.ndarray,

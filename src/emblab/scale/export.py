@@ -173,7 +173,7 @@ def _to_qdrant(model: Any, codes: Any, path: str | None, url: str | None, collec
     client = _client(path, url, connect)
     try:
         if vectors == "sparse":
-            export_codes(client, collection, codes)
+            export_codes(client, collection, codes, model=model)   # the model unpacks bit-packed codes
         else:
             export_dense(client, collection, model, codes)
     finally:
@@ -201,7 +201,7 @@ def _qdrant_scores(task: Any, model: Any, info: dict[str, Any], path: str | None
     try:
         if info["vectors"] == "sparse":
             qc = model.encode_query(xq) if hasattr(model, "encode_query") else model.encode(xq)
-            _, I = search_codes(client, info["collection"], qc, k)
+            _, I = search_codes(client, info["collection"], qc, k)   # query codes are never packed
         else:
             _, I = search_dense(client, info["collection"], xq, k)
     finally:

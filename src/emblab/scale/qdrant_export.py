@@ -31,17 +31,27 @@ DENSE_NAME = "dense"
 ID_FIELD = "id"
 
 
-def _rows(codes: Codes) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(indices, values) of each row with padding slots (value 0) removed, L2-normalised."""
+def _rows(codes: Codes, model: Any = None, chunk: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(indices, values) of each row with padding slots (value 0) removed, L2-normalised.
+
+    Bit-packed codes are unpacked by ``model`` (the SAE that made them) one chunk at a time.
+    """
     if codes.layout != "sparse":
         raise DataError(f"Qdrant export needs sparse codes; got {codes.layout!r} codes.")
-    I = codes.arrays["indices"].astype(np.int64)
-    V = codes.arrays["values"].astype(np.float32)
-    for idx, val in zip(I, V):
-        keep = val != 0
-        idx, val = idx[keep], val[keep]
-        norm = float(np.linalg.norm(val))
-        yield idx, (val / norm if norm > 0 else val)
+    if "packed" in codes.arrays and model is None:
+        raise DataError("these sparse codes are bit-packed: pass the model that made them (model=...) "
+                        "so their values can be unpacked.")
+    for _, part in codes.iter_chunks(chunk):
+        if model is not None:
+            model.check_codes(part)
+            I, V = model.unpack(part)
+        else:
+            I, V = part.arrays["indices"].astype(np.int64), part.arrays["values"].astype(np.float32)
+        for idx, val in zip(I, V):
+            keep = val != 0
+            idx, val = idx[keep], val[keep].astype(np.float32)
+            norm = float(np.linalg.norm(val))
+            yield idx, (val / norm if norm > 0 else val)
 
 
 def connect(location: str = ":memory:", url: str | None = None) -> Any:
@@ -69,10 +79,12 @@ def connect(location: str = ":memory:", url: str | None = None) -> Any:
 
 
 def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray | None = None,
-                 batch_size: int = 1024) -> None:
+                 batch_size: int = 1024, model: Any = None) -> None:
     """(Re)create ``collection`` and upload every code as a sparse vector (point id = row or ``ids``).
 
     When the codes carry item ids (``codes.ids``), each point's payload holds ``{"id": item id}``.
+    ``model``: the SAE that made the codes; required for bit-packed codes (it unpacks them chunk by
+    chunk, so the whole catalogue is never unpacked at once).
     """
     models = require("qdrant_client.models", "Qdrant export")
     if client.collection_exists(collection):
@@ -80,7 +92,7 @@ def export_codes(client: Any, collection: str, codes: Codes, *, ids: np.ndarray 
     client.create_collection(collection, vectors_config={},
                              sparse_vectors_config={VECTOR_NAME: models.SparseVectorParams()})
     vectors = ({VECTOR_NAME: models.SparseVector(indices=idx.tolist(), values=val.tolist())}
-               for idx, val in _rows(codes))
+               for idx, val in _rows(codes, model, chunk=batch_size))
     _upload(client, collection, vectors, codes, ids, batch_size)
 
 
@@ -133,12 +145,14 @@ def search_dense(client: Any, collection: str, xq: np.ndarray, k: int = 10) -> t
     return D, I
 
 
-def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k by sparse dot product for each encoded query; returns (D, I) like emblab.search."""
+def search_codes(client: Any, collection: str, query_codes: Codes, k: int = 10, *,
+                 model: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k by sparse dot product for each encoded query (``model.encode_query`` codes, or packed
+    codes with their ``model``); returns (D, I) like emblab.search."""
     models = require("qdrant_client.models", "Qdrant export")
     D = np.full((len(query_codes), k), -np.inf, np.float32)
     I = np.full((len(query_codes), k), -1, np.int64)
-    for r, (idx, val) in enumerate(_rows(query_codes)):
+    for r, (idx, val) in enumerate(_rows(query_codes, model)):
         res = client.query_points(collection, query=models.SparseVector(indices=idx.tolist(), values=val.tolist()),
                                   using=VECTOR_NAME, limit=k, with_payload=False).points
         for j, p in enumerate(res):

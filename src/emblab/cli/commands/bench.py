@@ -16,6 +16,8 @@ Config (TOML or JSON; every key optional)::
     fit_rows = 10000                            # fit on the first N rows of each fit set
     name = "bench"                              # output file stem
     faiss = true                                # FAISS codecs among the default peers
+    additive = false                            # add FAISS RQ/LSQ to the peers (slow encoders)
+    rabitq = false                              # add FAISS RaBitQ at exactly each budget
     task_options = {split = "dev"}              # options of URI tasks (beir:, knn:, sts:)
 
 Command-line flags override the file; ``--set key=value`` overrides a config key (coerced to its
@@ -40,6 +42,8 @@ DEFAULTS: dict[str, Any] = {
     "fit_rows": None,
     "name": "bench",
     "faiss": True,
+    "additive": False,
+    "rabitq": False,
     "task_options": {},
 }
 
@@ -178,7 +182,8 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     with atomic_path(out, is_dir=True, kind="bench") as tmp:
         doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
                         on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
-                        mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"])
+                        mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"],
+                        ladders={"additive": cfg["additive"], "rabitq": cfg["rabitq"]})
         atomic_write_json(tmp / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
                                                                        for r in doc["records"]]})
     ran = {r.get("budget") for r in doc["records"] if "skipped" not in r and "error" not in r}

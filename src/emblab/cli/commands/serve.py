@@ -106,7 +106,7 @@ def qdrant_cmd(
     client = _client(location, url)
     t = time.perf_counter()
     try:
-        export_codes(client, collection, cb, ids=point_ids, batch_size=batch_size)
+        export_codes(client, collection, cb, ids=point_ids, batch_size=batch_size, model=model)
     finally:
         client.close()
     where = url or location or ":memory:"
