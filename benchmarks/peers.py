@@ -32,7 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emblab.bench.runner import _record, distinct_specs, full_spec, markdown_table, peer_specs_for_budgets
+from emblab.bench.candidates import peer_specs_for_budgets
+from emblab.bench.runner import distinct_specs, full_spec, markdown_table, result_record
 from emblab.evaluation.results import results_document
 from emblab.evaluation.tasks import get_task
 from emblab.io import atomic_write_json, atomic_write_text
@@ -211,7 +212,7 @@ def main(argv=None) -> int:
         base = task.evaluate(None)
         baselines[task.name] = base
         datasets[task.name] = base.dataset
-        records.insert(len(baselines) - 1, _record(base, base, set(BUDGETS)))
+        records.insert(len(baselines) - 1, result_record(base, base, set(BUDGETS)))
         print(f"[{task.name}] float32 {base.scores}", flush=True)
     flush()
     d = tasks[0].fit_data().shape[1]
@@ -246,7 +247,7 @@ def main(argv=None) -> int:
             if not isinstance(model, str):
                 res.fit_time_s = model.fit_time_s_
                 res.extra["fit_rows"] = fit_rows or len(task.fit_data())
-            rec = _record(res, baselines[task.name], set(BUDGETS) | set(EXTRA_RUNGS))
+            rec = result_record(res, baselines[task.name], set(BUDGETS) | set(EXTRA_RUNGS))
             if (spec in ("faiss:PQ32", "faiss:OPQ32,PQ32", "faiss:PQ32np", "faiss:OPQ32,PQ32np")
                     and task.name.startswith("knn_fidelity")
                     and not args.skip_check):

@@ -109,10 +109,15 @@ def exact_search(xq: np.ndarray, xb: np.ndarray, k: int, *, chunk_size: int = 65
         raise DataError(f"xb has {xb.shape[1]} features but xq has {xq.shape[1]}; give both the same width.")
     if normalize:
         xq, xb = l2_normalize(xq), l2_normalize(xb)
-    return _chunked(xq, lambda s, e: xb[s:e], len(xb), k, chunk_size)
+    return chunked_topk(xq, lambda s, e: xb[s:e], len(xb), k, chunk_size)
 
 
-def _chunked(q: np.ndarray, get_chunk, n: int, k: int, chunk_size: int):
+def chunked_topk(q: np.ndarray, get_chunk, n: int, k: int, chunk_size: int):
+    """Exact top-k inner products of queries ``q`` (nq, d) over ``n`` items read a chunk at a time.
+
+    ``get_chunk(start, end)`` returns the items' float vectors (end - start, d); only one chunk of
+    ``chunk_size`` rows is in memory at once. Returns (D, I) (nq, k), ties by lower item index.
+    """
     # Scores are accumulated in float64 and rounded to float32: BLAS rounding depends on the
     # matrix shapes, so identical items (duplicate codes are common for coarse quantisers) could
     # otherwise get scores differing in the last bit and break the lower-index tie rule, making
@@ -163,7 +168,7 @@ def search(model: Any, xq: Any, codes: Codes, k: int = 10, mode: str = "asymmetr
     xq = model._check_X(xq, name="xq")
     model.check_codes(codes)
     if mode == "ip":
-        return _chunked(l2_normalize(xq), lambda s, e: model.decode(codes[s:e]), len(codes), int(k), chunk_size)
+        return chunked_topk(l2_normalize(xq), lambda s, e: model.decode(codes[s:e]), len(codes), int(k), chunk_size)
     native = model._search(xq, codes, int(k), mode)
     if native is not NotImplemented:
         return native
@@ -173,4 +178,4 @@ def search(model: Any, xq: Any, codes: Codes, k: int = 10, mode: str = "asymmetr
         q = l2_normalize(model.decode(model.encode(xq)))
     else:  # pragma: no cover - a mode listed but not implemented natively
         raise InvalidParameterError(f"{model.to_spec()} lists mode {mode!r} but has no scorer for it.")
-    return _chunked(q, lambda s, e: l2_normalize(model.decode(codes[s:e])), len(codes), int(k), chunk_size)
+    return chunked_topk(q, lambda s, e: l2_normalize(model.decode(codes[s:e])), len(codes), int(k), chunk_size)

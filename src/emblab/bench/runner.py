@@ -56,7 +56,9 @@ def distinct_specs(specs: Iterable[str]) -> list[str]:
     return out
 
 
-def _record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
+def result_record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
+    """One results-document row from a :class:`TaskResult`: its scores, ratios to the ``baseline``
+    (uncompressed) result, bytes, times, and the budget it hits exactly (or None)."""
     rec: dict[str, Any] = {"task": res.task, "method": res.method, "bytes_per_vector": res.bytes_per_vector}
     if res.extra.get("variant"):  # one spec scored several ways (e.g. recsys codings): the row's label
         rec["variant"] = res.extra["variant"]
@@ -184,7 +186,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         baseline = task.evaluate(None)
         datasets[task.name] = baseline.dataset
         for res in [baseline] + task.reference_results():
-            emit(_record(res, baseline, budgets_set))
+            emit(result_record(res, baseline, budgets_set))
         preload_backends([c.spec for c in cands if not c.skip])
         fits = SharedFits()
         for i, cand in enumerate(cands):
@@ -214,7 +216,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
                 fits.remember(cand.spec, model)
             wall = time.perf_counter() - t0
             for res in results:
-                rec = res if isinstance(res, dict) else {**_record(res, baseline, budgets_set),
+                rec = res if isinstance(res, dict) else {**result_record(res, baseline, budgets_set),
                                                          "spec": cand.spec, "family": cand.family}
                 # a budget-first method (sae:budget=B) may pack into a few bytes less than B
                 if cand.budget and "error" not in rec and (rec.get("bytes_per_vector") or 0) <= cand.budget:

@@ -34,7 +34,7 @@ from .._validation import Interval, Options, l2_normalize
 from ..base import BaseCompressor
 from ..codes import Codes
 from ..registry import register
-from ..search import _chunked, merge_topk, topk_stable
+from ..search import chunked_topk, merge_topk, topk_stable
 from .scalar_quant import calibrate, dequantize, quantize
 
 if hasattr(np, "bitwise_count"):  # numpy >= 2
@@ -184,7 +184,7 @@ class Binary(BaseCompressor):
         q = l2_normalize(xq)
         if self.rescore == 0:
             scale = np.float32(1.0 / np.sqrt(self.n_features_in_))
-            return _chunked(q, lambda s, e: unpack_signs(codes.data[s:e], self.n_features_in_) * scale,
+            return chunked_topk(q, lambda s, e: unpack_signs(codes.data[s:e], self.n_features_in_) * scale,
                             len(codes), k, 16384)
         k_eff = min(k, len(codes))
         _, cand = self._hamming_topk(pack_signs(xq), codes, min(len(codes), self.rescore * k))

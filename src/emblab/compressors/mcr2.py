@@ -453,10 +453,10 @@ class MCR2(BaseCompressor):
     def _search(self, xq: np.ndarray, codes: Codes, k: int, mode: str):
         if mode != "code":
             return NotImplemented
-        from ..search import _chunked
+        from ..search import chunked_topk
 
         q = self._forward(l2_normalize(xq))
-        return _chunked(q, lambda s, e: l2_normalize(self.code_vectors(codes[s:e])), len(codes), k, 16384)
+        return chunked_topk(q, lambda s, e: l2_normalize(self.code_vectors(codes[s:e])), len(codes), k, 16384)
 
     def _bytes_per_vector(self) -> float:
         return float(self.dim * _STORE_BYTES[self.store])
