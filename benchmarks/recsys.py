@@ -46,8 +46,8 @@ def methods_for(task) -> list[str]:
     epochs = SAE_EPOCHS[task.metadata.dataset]
     # the layout of the committed results (recsys.md): uint16 indices + float16 values (4 B per
     # non-zero), no centring or AuxK, top-k and OMP coding; packed codes are compared in sae_codes.md
-    sae = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs},pack=false,value_bits=16,center=false,"
-           f"auxk=false,encoder={enc}" for b in BUDGETS[d] for enc in ("topk", "omp")]
+    sae = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs},pack=false,index_coding=fixed,"
+           f"value_bits=16,center=false,auxk=false,encoder={enc}" for b in BUDGETS[d] for enc in ("topk", "omp")]
     return peers + sae
 
 

@@ -22,7 +22,7 @@ _SAE = "sae:h=64,epochs=2,batch_size=64,progress=false"
 # every SAE code layout (issue 16): packed fp16 / 8-bit / 4-bit values, row or per-latent quantiser,
 # budget-chosen k, the uint16 + fp16 layout, non-negative codes, stored norms, both value fits
 SAE_LAYOUTS = [f"{_SAE},budget=12,value_bits=4", f"{_SAE},budget=11,value_bits=8,index_coding=ef", f"{_SAE},k=4,value_bits=8,value_scale=latent",
-               f"{_SAE},k=4,value_bits=16,store_norm=true", f"{_SAE},k=4,pack=false,value_bits=16,encoder=topk",
+               f"{_SAE},k=4,value_bits=16,store_norm=true", f"{_SAE},k=4,pack=false,index_coding=fixed,value_bits=16,encoder=topk",
                f"{_SAE},budget=10,value_bits=4,value_scale=latent,encoder=topk,value_fit=round",
                f"{_SAE},k=6,value_bits=4,activation=relu_topk,encoder=topk"]
 EXTRA_SPECS = ["pca:dim=8,store=int8", "pca:dim=8,store=f32|int8", "int8:calib=percentile:0.1",

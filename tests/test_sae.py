@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 
 BASE = "sae:h=64,k=4,epochs=2,batch_size=64,progress=false"
 # the paper's coding: top-k encoder values as float16, uint16 indices (specs/sae.md §7)
-PAPER = "encoder=topk,pack=false,value_bits=16,value_fit=round"
+PAPER = "encoder=topk,pack=false,index_coding=fixed,value_bits=16,value_fit=round"
 SPEC = f"{BASE},{PAPER},center=false,auxk=false"
 
 
@@ -283,6 +283,6 @@ def test_bad_params():
 
 
 def test_spec_round_trip():
-    m = emblab.build("sae:h=128,k=8,center=false,auxk=false,lr=0.0005,budget=40,value_bits=4")
+    m = emblab.build("sae:h=128,k=8,center=false,auxk=false,lr=0.0005,budget=40,value_bits=8")
     assert emblab.build(m.to_spec()).get_params() == m.get_params()
-    assert m.to_spec() == "sae:auxk=false,budget=40,center=false,h=128,k=8,lr=0.0005,value_bits=4"
+    assert m.to_spec() == "sae:auxk=false,budget=40,center=false,h=128,k=8,lr=0.0005,value_bits=8"

@@ -76,7 +76,7 @@ def test_index_bits_and_budget_k():
 
 @pytest.mark.parametrize("extra", ["budget=12,value_bits=4", "budget=20,value_bits=8,store_norm=true",
                                    "budget=11,value_bits=4,index_coding=ef",
-                                   "k=5,value_bits=16", "k=5,pack=false,value_bits=16",
+                                   "k=5,value_bits=16", "k=5,pack=false,index_coding=fixed,value_bits=16",
                                    "budget=9,value_bits=4,value_scale=latent"])
 def test_bytes_per_vector_is_the_measured_payload_and_fits_the_budget(extra):
     X = _data()
@@ -90,12 +90,12 @@ def test_bytes_per_vector_is_the_measured_payload_and_fits_the_budget(extra):
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("sae:h=4096,budget=64,k=40,value_bits=8", r"k=40 takes 100 B .*k <= 25 fits"),
+    ("sae:h=4096,budget=64,k=40,value_bits=8,index_coding=fixed", r"k=40 takes 100 B .*k <= 25 fits"),
     ("sae:h=4096,budget=1,value_bits=4", "leave room for one non-zero"),
-    ("sae:pack=false,value_bits=8", "value_bits.*must be 16 with pack=false"),
+    ("sae:pack=false,value_bits=8", "pack=false .*needs value_bits=16,index_coding=fixed"),
     ("sae:value_bits=16,value_scale=latent", "value_scale.*'row' with value_bits=16"),
     ("sae:value_bits=12", "value_bits"),
-    ("sae:pack=false,value_bits=16,index_coding=ef", "index_coding.*'fixed' with pack=false"),
+    ("sae:pack=false,value_bits=16,index_coding=ef", "pack=false .*needs value_bits=16,index_coding=fixed"),
     ("sae:h=64,train_k=65", "train_k"),
 ])
 def test_impossible_layouts_are_one_line_errors(spec, match):
@@ -187,8 +187,8 @@ def test_latent_codebook_must_match_the_coding(trained):
 # --- packed codes in every mode ---------------------------------------------------------------------
 def test_packed_fp16_codes_equal_the_unpacked_layout_in_every_mode(trained):
     m, X = trained
-    a = m.with_coding(k=8, pack=True, value_bits=16, value_fit="round")
-    b = m.with_coding(k=8, pack=False, value_bits=16, value_fit="round")
+    a = m.with_coding(k=8, pack=True, index_coding="fixed", value_bits=16, value_fit="round")
+    b = m.with_coding(k=8, pack=False, index_coding="fixed", value_bits=16, value_fit="round")
     ca, cb = a.encode(X[:400]), b.encode(X[:400])
     assert set(ca.arrays) == {"packed"} and set(cb.arrays) == {"indices", "values"}
     assert ca.bytes_per_vector == 8 * (6 + 16) / 8 < cb.bytes_per_vector == 32
@@ -237,7 +237,7 @@ def test_omp_path_cache_gives_the_codes_of_a_fresh_encode(trained):
 
 def test_with_coding_spec_rebuilds_the_same_model(trained):
     m, X = trained
-    c = m.with_coding(X[:400], budget=7, value_bits=4, value_scale="latent", encoder="topk")
+    c = m.with_coding(X[:400], budget=7, index_coding="fixed", value_bits=4, value_scale="latent", encoder="topk")
     assert "train_k=8" in c.to_spec() and c.coding_k() == 5
     again = emblab.build(c.to_spec()).fit(X[:400])
     np.testing.assert_array_equal(again.encode(X[400:]).arrays["packed"], c.encode(X[400:]).arrays["packed"])
@@ -256,7 +256,7 @@ def test_latent_stats_of_packed_codes(trained):
 
 def test_saved_before_packing_loads_with_the_old_layout(tmp_path):
     X = _data()
-    m = emblab.build(f"{BASE},k=4,encoder=topk,pack=false,value_bits=16,value_fit=round").fit(X[:400])
+    m = emblab.build(f"{BASE},k=4,encoder=topk,pack=false,index_coding=fixed,value_bits=16,value_fit=round").fit(X[:400])
     m.save(tmp_path / "m")
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     for key in ("pack", "value_bits", "value_scale", "value_fit", "budget", "train_k"):

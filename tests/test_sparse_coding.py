@@ -57,7 +57,7 @@ def test_support_distinct_and_residual_shrinks():
 def test_sae_omp_encoder_same_layout_better_reconstruction():
     rng = np.random.default_rng(0)
     X = (rng.normal(size=(400, 6)) @ rng.normal(size=(6, 16)) + 0.3 * rng.normal(size=(400, 16))).astype(np.float32)
-    m = emblab.build("sae:h=64,k=4,epochs=2,batch_size=64,progress=false,encoder=topk,pack=false,value_bits=16,"
+    m = emblab.build("sae:h=64,k=4,epochs=2,batch_size=64,progress=false,encoder=topk,pack=false,index_coding=fixed,value_bits=16,"
                      "value_fit=round").fit(X)
     c_topk = m.encode(X)
     m_omp = copy.deepcopy(m).set_params(encoder="omp")

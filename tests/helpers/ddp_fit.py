@@ -35,7 +35,7 @@ def main() -> None:
             if hasattr(model, "with_coding"):
                 # OMP supports and quantised values are discrete functions of the weights: a last-bit
                 # difference between the runs can flip one; compare the top-k encoder's float16 codes
-                model = model.with_coding(encoder="topk", pack=False, value_bits=16, value_fit="round")
+                model = model.with_coding(encoder="topk", pack=False, index_coding="fixed", value_bits=16, value_fit="round")
             results[spec] = model.decode(model.encode(X))
     from emblab.nn.distributed import is_main_process
 

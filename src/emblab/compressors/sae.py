@@ -21,7 +21,9 @@ the byte ``budget`` (``sae:budget=64`` takes the largest k whose payload fits):
                 :mod:`~emblab.compressors.sparse_values`): ``value_scale=row`` uniform levels up to
                 the row's largest |value| (the scale is implicit: every score normalises), or
                 ``latent`` a learned codebook per latent. h = 4096, 8-bit values: 20 bits per slot,
-                k = 25 in 64 B.
+                k = 25 in 64 B. Default: Elias-Fano indices, 4-bit row-scaled values (k = 40 in
+                64 B), the best layout measured at every budget from 32 to 128 B
+                (``benchmarks/results/sae_codes.md``).
 ``pack=false``  ``indices`` (n, k) uint16 + ``values`` (n, k) float16: 4 B per slot (specs/sae.md §7).
 
 ``value_fit=refit`` re-solves the values by least squares on the code's support and quantises them
@@ -198,7 +200,7 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
     inference_params = CODING_PARAMS
 
     def __init__(self, h: int = 4096, k: int | None = None, budget: int | None = None, activation: str = "topk",
-                 encoder: str = "omp", pack: bool = True, index_coding: str = "fixed", value_bits: int = 8,
+                 encoder: str = "omp", pack: bool = True, index_coding: str = "ef", value_bits: int = 4,
                  value_scale: str = "row",
                  value_fit: str = "refit", train_k: int | None = None, center: bool = True,
                  k_schedule: str = "anneal", init: str = "kaiming", auxk: bool = True, aux_k: int = 256,
@@ -247,12 +249,10 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
         if self.encoder == "omp" and self.activation != "topk":
             raise InvalidParameterError("encoder='omp' gives signed codes; it needs activation='topk' "
                                         f"(got activation={self.activation!r}).")
-        if not self.pack and self.value_bits != 16:
-            raise InvalidParameterError(f"The 'value_bits' parameter of {name} must be 16 with pack=false (the "
-                                        f"unpacked layout stores float16 values); got {self.value_bits}.")
-        if not self.pack and self.index_coding != "fixed":
-            raise InvalidParameterError(f"The 'index_coding' parameter of {name} must be 'fixed' with pack=false "
-                                        f"(uint16 indices); got {self.index_coding!r}.")
+        if not self.pack and (self.value_bits != 16 or self.index_coding != "fixed"):
+            raise InvalidParameterError(f"pack=false stores uint16 indices and float16 values: {name} needs "
+                                        f"value_bits=16,index_coding=fixed with it (got value_bits={self.value_bits}, "
+                                        f"index_coding={self.index_coding!r}); add both to the spec.")
         if self.value_scale == "latent" and self.value_bits == 16:
             raise InvalidParameterError(f"The 'value_scale' parameter of {name} must be 'row' with value_bits=16 "
                                         "(float16 values are not quantised); use value_bits=8 or 4 for 'latent'.")
