@@ -39,11 +39,16 @@ def best_float_query(rec: dict) -> tuple[float | None, str]:
 
 
 def label(rec: dict) -> str:
-    """Explicit description: the training spec plus the coding parameters of the cell."""
+    """Full description: the training spec plus every coding parameter the cell ran with (read
+    back from the coded model's own spec, so library defaults are spelled out)."""
     cell = rec.get("cell", {})
     if "coding" not in cell:
         return f"`{rec['method']}`"
-    coding = ",".join(f"{k}={v}" for k, v in cell["coding"].items())
+    from emblab.compressors.sae import CODING_PARAMS
+    from emblab.registry import parse_stage
+
+    params = parse_stage(rec["method"])[1]
+    coding = ",".join(f"{k}={params[k]}" for k in CODING_PARAMS if params.get(k) is not None and k != "k")
     train = cell["train"].replace("sae:", "")
     return f"`sae:{train}` coded `{coding}` (k={rec['extra'].get('coding_k')})"
 
@@ -115,7 +120,7 @@ def _task_section(task: str, recs: list[dict]) -> list[str]:
         s = r["scores"]
         v, mode = best_float_query(r)
         long = s.get("r10@100_asym", s.get("recall@100"))
-        out.append(" | ".join([f"| {short(r)}", f"{r['bytes_per_vector']:g}", f"{v:.4f} ({mode})",
+        out.append(" | ".join([f"| {label(r)}", f"{r['bytes_per_vector']:g}", f"{v:.4f} ({mode})",
                                f"{s.get(_key(task, 'asym'), float('nan')):.4f}",
                                _fmt(s.get(_key(task, "sym"))), _fmt(s.get(_key(task, "sparse"))), _fmt(long),
                                _fmt(r.get("fit_time_s"), 1), _fmt(r.get("encode_time_s"), 1),

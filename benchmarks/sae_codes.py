@@ -44,6 +44,8 @@ TRAIN = {"imdb": {"A": f"sae:h=4096,k=32,epochs=10,init=kaiming,{RECIPE}",
                   "T": f"sae:h=4096,k=32,epochs=10,init=tied,{RECIPE}",
                   "W": f"sae:h=16384,k=32,epochs=10,init=kaiming,{RECIPE}"},
          "scifact": {"A": f"sae:h=4096,k=32,epochs=20,init=kaiming,{RECIPE}"}}
+# every coding parameter a cell does not set, spelled out so no cell depends on the library's defaults
+BASE_CODING = dict(encoder="omp", pack=True, index_coding="fixed", value_bits=8, value_scale="row", value_fit="refit")
 LAYOUTS = {"f16": dict(value_bits=16), "q8": dict(value_bits=8), "q4": dict(value_bits=4),
            "q8ef": dict(value_bits=8, index_coding="ef"), "q4ef": dict(value_bits=4, index_coding="ef"),
            "q8L": dict(value_bits=8, value_scale="latent"),
@@ -103,7 +105,7 @@ def sae_cells(task, key: str, store: CellStore, fit_task=None, models=("A",), pa
                 X = source.fit_data()
                 m = fitted_model(store, train, X, params={"progress": False,  # resumable training
                                                           "checkpoint_dir": str(store.root / "checkpoints")})
-                mc = m.with_coding(X, **coding)
+                mc = m.with_coding(X, **{**BASE_CODING, **coding})
                 rec = task.evaluate(mc).to_dict()
                 rec["extra"].update(train_spec=train, coding=coding, val_recon_cos=m.history_.get("val_recon_cos"),
                                     best_epoch=m.history_.get("best_epoch"), train_usage=m.train_usage_,
@@ -129,7 +131,7 @@ def scale_cells(task, sae_store: CellStore, args):
         def run(n=n):
             faiss.omp_set_num_threads(1)
             m = fitted_model(sae_store, TRAIN["imdb"]["A"], task.fit_data(), params={"progress": False})
-            mc = m.with_coding(task.fit_data(), **coding)
+            mc = m.with_coding(task.fit_data(), **{**BASE_CODING, **coding})
             codes = mc.encode(task.xb)
             reps = -(-n // len(codes))
             big = Codes({k: np.tile(a, (reps,) + (1,) * (a.ndim - 1))[:n] for k, a in codes.arrays.items()},
