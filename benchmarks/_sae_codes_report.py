@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from emblab.bench.cells import CellStore
+from emblab.experiment.store import CellStore
 from emblab.bench.pareto import best_under, front_value, pareto_mask
-from emblab.evaluation.results import write_results
+from emblab.experiment.results import write_results
 
 BUDGETS = (32, 48, 64, 96, 128)
 MAIN = {"knn_fidelity/imdb-minilm": "recall@10", "beir_scifact": "ndcg@10"}

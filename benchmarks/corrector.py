@@ -74,7 +74,7 @@ def run_block(task_name: str, setting: str, seed: int, refresh: list[int], work:
 def write_outputs(task_name: str, records: list[dict], info: dict, command: str, out_dir: Path, note: str = "") -> dict:
     import numpy as np
 
-    from emblab.evaluation.results import environment, write_results
+    from emblab.experiment import environment, write_results
     from emblab.retrieval.report import headline, markdown_table, plot_drift, plot_quality, summarize
 
     split = "test"

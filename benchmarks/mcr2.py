@@ -33,7 +33,7 @@ import _mcr2_data as data  # noqa: E402
 
 import emblab  # noqa: E402
 from emblab.evaluation.metrics import mean_retrieval_scores, spearman  # noqa: E402
-from emblab.evaluation.results import write_results  # noqa: E402
+from emblab.experiment.results import write_results  # noqa: E402
 from emblab.registry import resolve_spec  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

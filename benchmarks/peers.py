@@ -34,7 +34,7 @@ import numpy as np
 
 from emblab.bench.candidates import peer_specs_for_budgets
 from emblab.bench.runner import distinct_specs, full_spec, markdown_table, result_record
-from emblab.evaluation.results import results_document
+from emblab.experiment.results import results_document
 from emblab.evaluation.tasks import get_task
 from emblab.io import atomic_write_json, atomic_write_text
 

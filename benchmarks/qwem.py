@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from emblab.data.paths import cache_dir, dataset_dir
-from emblab.evaluation.results import write_results
+from emblab.experiment.results import write_results
 from emblab.io import atomic_write_json, atomic_write_text
 from emblab.words.analogy import evaluate_all, load_analogy_families
 from emblab.words.closed_form import closed_form_vectors, svd_embeddings, target_matrix, top_eigenpairs

@@ -35,7 +35,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import emblab  # noqa: E402
 from emblab.data.paths import cache_dir  # noqa: E402
-from emblab.evaluation.results import write_results  # noqa: E402
+from emblab.experiment.results import write_results  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = cache_dir() / "bench_sae"

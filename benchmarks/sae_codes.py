@@ -12,7 +12,7 @@ One run over two tasks, ``knn_fidelity/imdb-minilm`` (Recall@10) and ``beir_scif
            modes beside FAISS flat and PQ ADC, one thread, one process.
 ``report`` ``results/sae_codes.{json,md}`` from the stored records only.
 
-Every record is a cell of :class:`emblab.bench.cells.CellStore` under ``$EMBLAB_CACHE/bench_sae_codes``
+Every record is a cell of :class:`emblab.experiment.store.CellStore` under ``$EMBLAB_CACHE/bench_sae_codes``
 (fitted models are kept there too), so an interrupted run resumes and extra cells can be added.
 
 Usage::
@@ -31,7 +31,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from emblab.bench.cells import CellStore, fitted_model, run_cells  # noqa: E402
+from emblab.experiment.store import CellStore, fitted_model, run_cells  # noqa: E402
 from emblab.bench.candidates import peer_specs_for_budgets  # noqa: E402
 from emblab.data.paths import cache_dir  # noqa: E402
 

@@ -473,7 +473,7 @@ def fit_models(base: np.ndarray, fit_rows: int, work: Path, log) -> dict:
 
 def run_all(args, out: Path) -> int:
     import emblab
-    from emblab.evaluation.results import write_results
+    from emblab.experiment.results import write_results
 
     work = Path(args.work).expanduser()
     work.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import emblab
 from emblab.cli.commands.bench import DEFAULTS, execute
 from emblab.data.beir import assemble_beir_folder
-from emblab.evaluation.results import read_results
+from emblab.experiment.results import read_results
 from emblab.evaluation.tasks import get_task
 from emblab.io import atomic_write_text
 
@@ -45,7 +45,7 @@ def earlier_scores(results: Path) -> dict[str, float]:
     """nDCG@10 on beir_scifact (corpus as fit set) of every spec the earlier benchmarks measured."""
     out: dict[str, float] = {}
     for name in EARLIER:
-        for r in read_results(results / name)["records"] if (results / name).exists() else []:
+        for r in read_results(results / name).records if (results / name).exists() else []:
             score = r["ndcg@10"] if r.get("task") == "beir_scifact" else (r.get("scifact") or {}).get("ndcg@10")
             if isinstance(score, float):
                 out.setdefault(canonical(r["method"]), score)

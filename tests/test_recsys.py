@@ -302,7 +302,7 @@ def test_pareto_equal_bytes_and_claim():
 
 def test_recsys_report_section(tmp_path):
     pytest.importorskip("matplotlib")
-    from emblab.evaluation.results import write_results
+    from emblab.experiment.results import write_results
     from emblab.report.build import build_report
     from emblab.report.sections import recsys_section
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from emblab.evaluation.results import write_results
+from emblab.experiment.results import write_results
 from emblab.report.build import build_report, render_sections
 from emblab.report.style import color, family
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from .._errors import EmblabError, InvalidParameterError
-from ..evaluation.results import results_document
+from ..experiment.results import results_document
 from ..io import atomic_write_json, atomic_write_text
 from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
 from .pareto import label
@@ -131,7 +131,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     Returns
     -------
     dict
-        Results document (``emblab.evaluation.results`` schema, kind ``compression``) with a
+        Results document (``emblab.experiment.results`` schema, kind ``compression``) with a
         ``verdict`` list (:func:`emblab.bench.verdict.verdict`).
     """
     from ..evaluation.tasks import get_task

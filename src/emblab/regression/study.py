@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..evaluation.results import environment, write_results
+from ..experiment.provenance import environment
+from ..experiment.results import write_results
 from .intrinsic_dimension import plot_curves, spec_template, summarize
 from .sweep import SweepConfig, context_baselines, prepare_task, run_sweep
 from .tasks import RegressionTask

@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._errors import DataError, InvalidParameterError
-from ..bench.cells import CellStore
+from ..experiment.store import CellStore
 from .regressors import REGRESSORS, make_regressor, metrics
 from .tasks import RegressionTask
 

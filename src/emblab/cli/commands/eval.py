@@ -10,7 +10,7 @@ import typer
 def _run(model: str, task: str, out: Optional[str], sets: Optional[List[str]], overwrite: bool = False) -> None:
     import sys
 
-    from ...evaluation.results import write_results
+    from ...experiment.results import write_results
     from ...evaluation.tasks import get_task
     from ...evaluation.tasks.base import is_uncompressed
     from ...registry import build

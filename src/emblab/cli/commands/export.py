@@ -23,7 +23,7 @@ def verdict_choice(bench_dir: str, budget: Optional[int], task: Optional[str]) -
     """The verdict entry of a bench run for ``budget`` (and ``task`` when it ran several)."""
     from ..._errors import DataError, InvalidParameterError
     from ...bench.verdict import verdict
-    from ...evaluation.results import read_results
+    from ...experiment.results import read_results
 
     folder = Path(bench_dir)
     docs = sorted(folder.glob("*.json")) if folder.is_dir() else []
@@ -33,8 +33,8 @@ def verdict_choice(bench_dir: str, budget: Optional[int], task: Optional[str]) -
             cand = read_results(path)
         except DataError:
             continue
-        if cand.get("kind") == "compression":
-            doc = cand
+        if cand.kind == "compression":
+            doc = cand.to_dict()
             break
     if doc is None:
         raise DataError(f"--from {bench_dir}: no emblab bench results there; run `emblab bench --out {bench_dir}` first.")

@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ...evaluation.results import write_results
+        from ...experiment.results import write_results
         from ...io import atomic_path, guard_output, make_output_dir
         from ._common import on_interrupt
         from ...retrieval.experiments import build_experiment

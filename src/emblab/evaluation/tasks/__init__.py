@@ -30,7 +30,7 @@ import difflib
 from typing import Any, Callable
 
 from ..._errors import InvalidParameterError
-from ..results import TaskResult
+from ...experiment.results import TaskResult
 from .base import Task, TaskMetadata
 from .beir import BeirTask, beir_scifact
 from .knn_fidelity import KnnFidelityTask, imdb_minilm, scifact_minilm

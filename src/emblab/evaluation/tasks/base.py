@@ -2,7 +2,7 @@
 
 A task is a small object with declarative :class:`TaskMetadata` (name, dataset folder, row counts
 to verify, main score, splits) and an ``evaluate(model)`` method returning a
-:class:`~emblab.evaluation.results.TaskResult`. Data are loaded lazily on first use and cached in
+:class:`~emblab.experiment.results.TaskResult`. Data are loaded lazily on first use and cached in
 the task object, so a benchmark evaluating many methods loads data and ground truth once.
 
 What ``evaluate`` accepts (:func:`resolve_model`):
@@ -214,7 +214,7 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
     return {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
-from ..results import TaskResult  # noqa: E402  (re-exported for subclasses)
+from ...experiment.results import TaskResult  # noqa: E402  (re-exported for subclasses)
 
 __all__ = ["TaskMetadata", "Task", "TaskResult", "resolve_model", "is_uncompressed", "prepare_rows", "timed",
            "file_fingerprint", "UNCOMPRESSED"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emblab._errors import DataError, InvalidParameterError
-from emblab.bench.cells import CellStore, cell_id, fitted_model, run_cells
+from emblab.experiment.store import CellStore, cell_id, fitted_model, run_cells
 from emblab.bench.pareto import best_under, front_value, pareto_mask
 
 
@@ -38,7 +38,7 @@ def test_run_cells_resumes_without_rerunning(tmp_path):
 
 
 def test_fitted_model_is_stored_and_reloaded(tmp_path, planted):
-    import emblab.bench.cells as cells
+    import emblab.experiment.store as cells
 
     store = CellStore(tmp_path, "exp/1")
     m = fitted_model(store, "pca:dim=4", planted, fit_rows=300)
