@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     task = get_task(f"beir:{FOLDER}")
     cfg = dict(DEFAULTS, tasks=[task.name], budgets=[int(b) for b in args.budgets.split(",")],
                mode="full" if args.full else "quick", name="user_data_scifact", task_options={})
-    doc = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]),
+    res = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]),
                   overwrite=True)
     for suffix in (".json", ".md"):
         atomic_write_text(out / f"user_data_scifact{suffix}", (RUN / f"user_data_scifact{suffix}").read_text("utf-8"))
     before = earlier_scores(out)
     rows = [(r.get("spec") or r["method"], r["ndcg@10"], before[canonical(r.get("spec") or r["method"])])
-            for r in doc["records"] if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]
+            for r in res.records if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]
     md = out / "user_data_scifact.md"
     lines = ["", "## Reproduction check against the earlier beir_scifact runs", "",
              f"Specs also measured on `beir_scifact` with the corpus as fit set ({', '.join(EARLIER)}): same "

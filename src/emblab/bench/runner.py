@@ -2,7 +2,9 @@
 
 :func:`run_bench` evaluates an uncompressed reference row and every method on every task, in one
 process, with the same split and seed, and reports each metric as a ratio to uncompressed. It
-writes a results JSON (kind ``compression``, one record per method × task) and a markdown table.
+returns typed :class:`~emblab.experiment.Results` and writes them as a results JSON (kind
+``compression``, one record per method × task) and a markdown table whose footer is the one
+provenance block of :func:`emblab.experiment.environment_lines`.
 
 :func:`peer_specs_for_budgets` (from :mod:`emblab.bench.candidates`) lists every peer spec
 (baselines_and_eval.md §1) whose payload is exactly one of the byte budgets for width ``d``.
@@ -11,18 +13,17 @@ writes a results JSON (kind ``compression``, one record per method × task) and 
 from __future__ import annotations
 
 import copy
-import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from .._errors import EmblabError, InvalidParameterError
-from ..experiment.results import results_document
+from .._errors import DataError, EmblabError
+from ..experiment.markdown import table
+from ..experiment.provenance import environment_lines
+from ..experiment.results import Results, read_results, results_document
 from ..io import atomic_write_json, atomic_write_text
 from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
 from .pareto import label
-
 
 
 def check_specs(specs: Sequence[str]) -> None:
@@ -83,8 +84,8 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
               on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
               fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
               time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
-              ladders: dict[str, bool] | None = None, resume: bool = False) -> dict[str, Any]:
-    """Run methods × tasks and return (and optionally write) a results document.
+              ladders: dict[str, bool] | None = None, resume: bool = False) -> Results:
+    """Run methods × tasks and return (and optionally write) the results.
 
     Parameters
     ----------
@@ -130,9 +131,10 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
 
     Returns
     -------
-    dict
-        Results document (``emblab.experiment.results`` schema, kind ``compression``) with a
-        ``verdict`` list (:func:`emblab.bench.verdict.verdict`).
+    Results
+        Kind ``compression`` (or ``recsys``); ``extra`` holds ``budgets``, ``config``,
+        ``fit_rows``, ``mode``, ``time_budget_s`` and the ``verdict`` list
+        (:func:`emblab.bench.verdict.verdict`).
     """
     from ..evaluation.tasks import get_task
     from .candidates import Candidate, default_candidates
@@ -144,20 +146,20 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     task_objs = [get_task(t) for t in tasks]
     records: list[dict[str, Any]] = []
     datasets: dict[str, Any] = {}
-    doc: dict[str, Any] = {}
+    res = Results(kind="compression", records=[])
     t_start = time.perf_counter()
     # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
     kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
     done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
 
     def flush() -> None:
-        nonlocal doc
-        doc = results_document(kind, records, command=command, dataset=datasets,
-                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows,
-                               mode=mode if methods is None else "methods", time_budget_s=time_budget_s)
-        doc["verdict"] = verdict(doc)
+        nonlocal res
+        res = Results.from_dict(results_document(
+            kind, records, command=command, dataset=datasets, budgets=sorted(budgets_set), config=config or {},
+            fit_rows=fit_rows, mode=mode if methods is None else "methods", time_budget_s=time_budget_s))
+        res.extra["verdict"] = verdict(res)
         if out_dir is not None:
-            write_outputs(doc, out_dir, name)
+            write_outputs(res, out_dir, name)
 
     def emit(rec: dict[str, Any]) -> None:
         records.append(rec)
@@ -227,7 +229,7 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
                 emit(rec)
     if not records:
         flush()
-    return doc
+    return res
 
 
 #: the library each method family imports on first use (seconds on a busy machine)
@@ -299,13 +301,13 @@ def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[in
     if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
         return {}
     try:
-        old = json.loads((Path(out_dir) / f"{name}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        old = read_results(Path(out_dir) / f"{name}.json")
+    except DataError:
         return {}
-    if not isinstance(old, dict) or old.get("kind") != kind or old.get("budgets") != budgets:
+    if old.kind != kind or old.extra.get("budgets") != budgets:
         return {}
     out: dict[tuple, list[dict]] = {}
-    for rec in old.get("records") or []:
+    for rec in old.records:
         if isinstance(rec, dict) and "spec" in rec:
             out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
     return {k: v for k, v in out.items() if not any("error" in r or "skipped" in r for r in v)}
@@ -343,7 +345,12 @@ HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100
 
 
 
-def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
+def as_results(doc: Results | dict[str, Any]) -> Results:
+    """``doc`` as typed :class:`~emblab.experiment.Results` (a results document dict is converted)."""
+    return doc if isinstance(doc, Results) else Results.from_dict(doc)
+
+
+def table_rows(res: Results, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
     Skipped methods are not rows (:func:`not_run_lines` lists them with their reasons). The
@@ -352,7 +359,7 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     ``headline`` keeps the main score and one more headline metric (80-column terminals).
     """
     recs, seen = [], set()
-    for r in doc["records"]:
+    for r in res.records:
         key = (r.get("method"), r.get("variant"))
         if r.get("task") == task and "skipped" not in r and key not in seen:
             seen.add(key)
@@ -383,10 +390,10 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     return header, rows
 
 
-def not_run_lines(doc: dict, task: str) -> list[str]:
+def not_run_lines(res: Results, task: str) -> list[str]:
     """One line per method of ``task`` that failed or was not run, with the reason."""
     out = []
-    for r in doc["records"]:
+    for r in res.records:
         if r.get("task") != task:
             continue
         name = r.get("spec") or r["method"]
@@ -397,58 +404,51 @@ def not_run_lines(doc: dict, task: str) -> list[str]:
     return out
 
 
-def tasks_in(doc: dict) -> list[str]:
+def tasks_in(res: Results) -> list[str]:
+    """Tasks of the records, in their first order."""
     seen: list[str] = []
-    for r in doc["records"]:
+    for r in res.records:
         if r.get("task") not in seen:
             seen.append(r.get("task"))
     return seen
 
 
-def markdown_table(doc: dict) -> str:
-    """Markdown tables (one per task) with machine, versions, command and date."""
-    env = doc.get("environment", {})
-    lines = ["# emblab " + ("recommendation" if doc.get("kind") == "recsys" else "compression") + " benchmark", ""]
-    for task in tasks_in(doc):
-        header, rows = table_rows(doc, task)
-        lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        # a '|' inside a spec (pca:dim=128|int8) would split the markdown cell
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        missing = not_run_lines(doc, task)
+def markdown_table(res: Results | dict[str, Any]) -> str:
+    """Markdown tables (one per task), the provenance footer
+    (:func:`~emblab.experiment.environment_lines`) and the verdict."""
+    res = as_results(res)
+    lines = ["# emblab " + ("recommendation" if res.kind == "recsys" else "compression") + " benchmark", ""]
+    for task in tasks_in(res):
+        header, rows = table_rows(res, task)
+        lines += [f"## {task}", "", *table(header, rows)]
+        missing = not_run_lines(res, task)
         if missing:
             lines += ["", "Not run or failed:", ""] + [f"- {m}" for m in missing]
         lines.append("")
-        if doc.get("kind") == "recsys":
+        if res.kind == "recsys":
             from .pareto import markdown_summary
 
             for metric in ("hr@10", "recall@10_last5"):
                 lines += [f"### {task}: {metric}", "",
-                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
-                                           (doc.get("dataset") or {}).get(task)), ""]
-    m = env.get("machine", {})
-    pk = env.get("packages", {})
-    lines += ["## Environment", "",
-              f"- machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb')} GB" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
-              f"- versions: emblab {env.get('emblab')}, python {env.get('python')}, "
-              + ", ".join(f"{k} {v}" for k, v in pk.items()),
-              f"- command: `{env.get('command')}`", f"- date: {env.get('date_utc')} (commit {env.get('git_commit')})"]
-    if doc.get("fit_rows"):
-        lines.append(f"- fit sets limited to their first {doc['fit_rows']} rows")
-    if doc.get("mode") == "quick":
-        lines.append("- quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
+                          markdown_summary(res.where(task=task), metric, res.dataset.get(task)), ""]
+    notes = []
+    if res.extra.get("fit_rows"):
+        notes.append(f"fit sets limited to their first {res.extra['fit_rows']} rows")
+    if res.extra.get("mode") == "quick":
+        notes.append("quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
     from .verdict import verdict_markdown
 
-    lines += [""] + verdict_markdown(doc)
+    lines += environment_lines(res.environment, notes=notes) + [""] + verdict_markdown(res)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def rich_tables(doc: dict) -> list[Any]:
+def rich_tables(res: Results) -> list[Any]:
     """rich Table objects, one per task."""
     from rich.table import Table
 
     out = []
-    for task in tasks_in(doc):
-        header, rows = table_rows(doc, task, headline=True)
+    for task in tasks_in(res):
+        header, rows = table_rows(res, task, headline=True)
         t = Table(title=task, show_lines=False)
         labels = [HEADLINE.get(h, h) for h in header]
         labels[1], labels[-2] = "B/vec", "÷ f32"
@@ -462,9 +462,9 @@ def rich_tables(doc: dict) -> list[Any]:
     return out
 
 
-def write_outputs(doc: dict, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
+def write_outputs(res: Results, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
     """Write ``<name>.json`` and ``<name>.md`` into ``out_dir`` atomically."""
     out = Path(out_dir)
-    atomic_write_json(out / f"{name}.json", doc, kind="results")
-    atomic_write_text(out / f"{name}.md", markdown_table(doc))
+    atomic_write_json(out / f"{name}.json", res.to_dict(), kind="results")
+    atomic_write_text(out / f"{name}.md", markdown_table(res))
     return out / f"{name}.json", out / f"{name}.md"

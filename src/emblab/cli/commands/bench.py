@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from ...experiment.results import Results
 
 DEFAULTS: dict[str, Any] = {
     "tasks": ["knn_fidelity/imdb-minilm"],
@@ -130,14 +133,15 @@ def split_methods(values: list[str]) -> list[str]:
 
 def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
             tasks: list[Any] | None = None, recipes: Any = None, print_verdict: bool = True,
-            overwrite: bool = False, inputs: tuple = ()) -> dict[str, Any]:
+            overwrite: bool = False, inputs: tuple = ()) -> Results:
     """Run a resolved bench config, write outputs, print the tables and (last) the verdict.
 
     ``tasks`` (Task objects) replaces ``cfg["tasks"]`` (in-memory tasks such as the demo's);
     ``recipes`` replaces the seed recipes of the default candidates. The folder ``out`` appears
     whole when the run ends (written under a temporary name, then moved into place): an error or
     Ctrl-C leaves nothing behind. An existing bench folder is replaced only with ``overwrite``;
-    anything else there is refused before the run starts. Returns the results document.
+    anything else there is refused before the run starts. Returns the
+    :class:`~emblab.experiment.Results` of :func:`~emblab.bench.runner.run_bench`.
     """
     from ...bench.candidates import unreachable_budgets
     from ...bench.runner import not_run_lines, rich_tables, run_bench, tasks_in
@@ -180,21 +184,21 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
                       + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 
     with atomic_path(out, is_dir=True, kind="bench") as tmp:
-        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
+        res = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
                         on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
                         mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"],
                         ladders={"additive": cfg["additive"], "rabitq": cfg["rabitq"]})
         atomic_write_json(tmp / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
-                                                                       for r in doc["records"]]})
-    ran = {r.get("budget") for r in doc["records"] if "skipped" not in r and "error" not in r}
+                                                                       for r in res.records]})
+    ran = {r.get("budget") for r in res.records if "skipped" not in r and "error" not in r}
     unreached = sorted(set(cfg["budgets"] or []) - ran)
     if unreached:
         err.print(f"note: no method ran at budget(s) {', '.join(map(str, unreached))} bytes/vector; "
                   "those budgets have no rows.", markup=False, soft_wrap=True)
     c = console()
-    for t, task in zip(rich_tables(doc), tasks_in(doc)):
+    for t, task in zip(rich_tables(res), tasks_in(res)):
         c.print(t)
-        missing = not_run_lines(doc, task)
+        missing = not_run_lines(res, task)
         if missing:
             c.print("Not run or failed:", markup=False, soft_wrap=True)
             for line in missing:
@@ -204,9 +208,9 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     c.print(f"results -> {Path(out) / (cfg['name'] + '.json')}, {Path(out) / (cfg['name'] + '.md')}", markup=False, soft_wrap=True)
     if print_verdict:
         c.print("", markup=False, soft_wrap=True)
-        for line in verdict_lines(doc):
+        for line in verdict_lines(res):
             c.print(line, markup=False, soft_wrap=True)
-    return doc
+    return res
 
 
 def register(app: typer.Typer) -> None:

@@ -23,10 +23,13 @@ and ``beir_scifact``; needs ``EMBLAB_DATA``), with fit sets limited to 10,000 ro
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import typer
+
+if TYPE_CHECKING:
+    from ...experiment.results import Results
 
 DEMO_BUDGETS = [32, 64, 128]
 N_QUERIES = 300
@@ -50,8 +53,8 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
 def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[np.ndarray] = None,
              use_data: bool = False, full: bool = False, budgets: Optional[list[int]] = None,
              methods: Optional[list[str]] = None, quiet: bool = False, report: Optional[str] = None,
-             recipes: Any = None, overwrite: bool = False) -> dict[str, Any]:
-    """Run the demo and return the results document (see the module docstring).
+             recipes: Any = None, overwrite: bool = False) -> Results:
+    """Run the demo and return its :class:`~emblab.experiment.Results` (see the module docstring).
 
     Parameters
     ----------
@@ -105,7 +108,7 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
             _, _, vectors = load_stdlib_embeddings(max_passages=passages, show_progress=not quiet)
         tasks = [stdlib_task(np.asarray(vectors, dtype=np.float32))]
     cfg["tasks"] = [t.name for t in tasks]
-    doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
+    res = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
                   overwrite=overwrite)
     c = console()
     if report:
@@ -114,9 +117,9 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
         sources = [out] + (["benchmarks/results"] if os.path.isdir("benchmarks/results") else [])
         c.print(f"report: {build_report(sources, report, title='emblab demo report')}", markup=False, soft_wrap=True)
     c.print("", markup=False, soft_wrap=True)
-    for line in verdict_lines(doc):
+    for line in verdict_lines(res):
         c.print(line, markup=False, soft_wrap=True)
-    return doc
+    return res
 
 
 def register(app: typer.Typer) -> None:
