@@ -116,6 +116,11 @@ def test_cli_bench_resumes_after_ctrl_c_and_fresh_starts_over(tmp_path, capsys, 
     fits.dims.clear()
     assert main(argv + ["--fresh", "-q"]) == 0
     assert fits.dims == [2, 4, 8]
+    fits.dims.clear()
+    assert main(argv + ["--overwrite", "-q"]) == 0   # a new folder swapped in: everything computed again
+    assert fits.dims == [2, 4, 8]
+    assert sorted(p.name for p in out.iterdir()) == ["bench.json", "bench.md", "cells", "config.json",
+                                                     "emblab-output.json"]
     # another configuration in the same folder: one error line, exit 2, nothing changed
     before = (out / "cells" / "cells.jsonl").read_bytes()
     capsys.readouterr()
@@ -136,3 +141,19 @@ def test_eval_is_a_config_over_the_runner(tmp_path, capsys):
     assert main(["eval", "pca:dim=64", "--task", "mock/knn"]) == 2          # a fit error: one line, exit 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_demo_rerun_resumes(tmp_path, capsys, fits):
+    from emblab.cli.commands.demo import run_demo
+    from emblab.evaluation.tasks.mocks import planted
+
+    X = planted(300, d=16, seed=3)
+    first = run_demo(str(tmp_path / "demo"), vectors=X, budgets=[8], methods=["pca:dim=2", "pca:dim=4"], quiet=True)
+    assert fits.dims == [2, 4]
+    again = run_demo(str(tmp_path / "demo"), vectors=X, budgets=[8], methods=["pca:dim=2", "pca:dim=4"], quiet=True)
+    assert fits.dims == [2, 4] and again.records == first.records
+    run_demo(str(tmp_path / "demo"), vectors=X, budgets=[8], methods=["pca:dim=2", "pca:dim=4"], quiet=True,
+             fresh=True)
+    assert fits.dims == [2, 4, 2, 4]
+    with pytest.raises(DataError, match="another benchmark configuration"):   # other vectors: other data
+        run_demo(str(tmp_path / "demo"), vectors=X[:250], budgets=[8], methods=["pca:dim=2"], quiet=True)
