@@ -105,7 +105,7 @@ def test_bench_lists_methods_it_could_not_fit(tmp_path):
 def test_time_budget_skips_the_rest_with_a_reason(tmp_path):
     make_beir(tmp_path / "col", n_docs=120)
     res = run_bench(["pca:dim=4", "pca:dim=8", "trunc:dim=4"], [f"beir:{tmp_path / 'col'}"], [16],
-                    time_budget_s=1e-9)
+                    time_budget_s=1e-9, store=tmp_path / "cells")
     assert [r.get("skipped") for r in res.records[1:]] == ["not run: the time budget of 1e-09 s was used up"] * 3
 
 

@@ -15,6 +15,9 @@
 4. the table, the HTML report (``--report``) and last the verdict are printed, and
    ``runs/demo/{demo.json,demo.md,config.json}`` are written.
 
+Every finished method is kept in ``runs/demo/cells``: a rerun (after Ctrl-C, or to see the table
+again) computes only what is missing; ``--fresh`` computes everything again.
+
 ``--standard-data`` runs the same on the shared datasets instead (``knn_fidelity/imdb-minilm``
 and ``beir_scifact``; needs ``EMBLAB_DATA``), with fit sets limited to 10,000 rows unless
 ``--full``.
@@ -53,7 +56,7 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
 def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[np.ndarray] = None,
              use_data: bool = False, full: bool = False, budgets: Optional[list[int]] = None,
              methods: Optional[list[str]] = None, quiet: bool = False, report: Optional[str] = None,
-             recipes: Any = None, overwrite: bool = False) -> Results:
+             recipes: Any = None, overwrite: bool = False, fresh: bool = False) -> Results:
     """Run the demo and return its :class:`~emblab.experiment.Results` (see the module docstring).
 
     Parameters
@@ -79,15 +82,17 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
     recipes : tuple of SeedRecipe, optional
         Seed recipes (tests pass small ones).
     overwrite : bool
-        Replace an earlier demo (or bench) folder at ``out`` and report at ``report``; anything
-        else there is refused.
+        Start over in a new folder replacing the demo (or bench) folder at ``out``, and replace the
+        report at ``report``; anything else there is refused.
+    fresh : bool
+        Compute every method again (default: resume the finished ones kept in ``out/cells``).
     """
     from ...bench.verdict import verdict_lines
     from ...io import guard_output
     from .bench import DEFAULTS, execute
     from ._common import console
 
-    guard_output(out, "bench", overwrite=overwrite)   # before the embedding work
+    guard_output(out, "bench", overwrite=overwrite, resume=True)   # before the embedding work
     if report:
         guard_output(report, "report", inputs=[out], overwrite=overwrite)
     err = console(stderr=True)
@@ -109,7 +114,7 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
         tasks = [stdlib_task(np.asarray(vectors, dtype=np.float32))]
     cfg["tasks"] = [t.name for t in tasks]
     res = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
-                  overwrite=overwrite)
+                  overwrite=overwrite, fresh=fresh)
     c = console()
     if report:
         from ...report.build import build_report
@@ -131,8 +136,9 @@ def register(app: typer.Typer) -> None:
         standard_data: bool = typer.Option(False, "--standard-data", help="Run on EMBLAB_DATA's imdb-minilm and SciFact."),
         report: Optional[str] = typer.Option(None, "--report", help="Also write the HTML report into this folder."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo folder at --out."),
+        fresh: bool = typer.Option(False, "--fresh", help="Compute every method again (default: resume from OUT/cells)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a new folder replacing the one at --out."),
     ) -> None:
         """Every method (peers, sae, mcr2, ae) at 32-128 B on stdlib documentation (offline), then the verdict."""
         run_demo(out, passages=passages, full=full, use_data=standard_data, quiet=quiet, report=report,
-                 overwrite=overwrite)
+                 overwrite=overwrite, fresh=fresh)
