@@ -38,13 +38,15 @@ from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 
+from ...bench.candidates import DEFAULT_BUDGETS
+
 if TYPE_CHECKING:
     from ...experiment.results import Results
 
 DEFAULTS: dict[str, Any] = {
     "tasks": ["knn_fidelity/imdb-minilm"],
     "methods": None,
-    "budgets": [32, 64, 96, 128, 192, 256, 384],
+    "budgets": list(DEFAULT_BUDGETS),
     "mode": "quick",
     "time_budget_s": None,
     "fit_rows": None,
