@@ -43,6 +43,7 @@ from emblab.data.paths import cache_dir
 from emblab.regression.study import render_results, run_study
 from emblab.regression.sweep import SweepConfig
 from emblab.regression.tasks import load_task
+from emblab.spec import split_specs
 
 AE = "batch_size=256,epochs=12,lr=0.002,patience=3"
 COMPRESSORS = [f"ae:{AE}", f"ae:alpha=0.1,{AE}", "pca:store=f32", "randproj"]
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in args.tasks:
         task = load_task(name, **TASK_OPTS[name])
-        comps = args.compressors.split(";") if args.compressors else COMPRESSORS
+        comps = split_specs(args.compressors) if args.compressors else COMPRESSORS
         cfg = SweepConfig(compressors=comps, dims=[int(d) for d in args.dims.split(",")],
                           seeds=list(range(args.seeds)), regressors=args.regressors.split(","),
                           regressor_options=REG_OPTS, n_train=args.n_train or None,

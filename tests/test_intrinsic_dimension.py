@@ -142,7 +142,3 @@ def test_cli_npz_task(tmp_path):
     assert main(["intrinsic-dim", "imbd_rating", "--out", str(out / "c")]) == 2
 
 
-def test_split_specs():
-    from emblab.cli.commands.intrinsic_dim import split_specs
-
-    assert split_specs("ae,ae:alpha=0.1,epochs=5,pca") == ["ae", "ae:alpha=0.1,epochs=5", "pca"]

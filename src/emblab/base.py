@@ -29,6 +29,7 @@ import numpy as np
 from ._errors import ArtifactError, InvalidParameterError
 from ._validation import check_array, check_is_fitted, validate_params
 from .codes import Codes
+from .spec import format_stage
 
 
 @runtime_checkable
@@ -108,9 +109,7 @@ class BaseCompressor:
 
     def to_spec(self, full: bool = False) -> str:
         """Canonical spec string (sorted keys; defaults omitted unless ``full``); see :mod:`emblab.registry`."""
-        from .registry import to_spec
-
-        return to_spec(self, full)
+        return format_stage(self.method, self.get_params(), self._param_defaults(), full=full)
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()
@@ -216,7 +215,7 @@ class BaseCompressor:
 
     # --- persistence --------------------------------------------------------------------------------
     def _artifact_config(self) -> dict[str, Any]:
-        from . import __version__
+        from .version import __version__
         from .io import utc_now
 
         fitted = {"n_features_in_": self.n_features_in_, **self._fitted_meta()}
@@ -251,7 +250,7 @@ class BaseCompressor:
 
     @classmethod
     def _from_config(cls, path: Path, cfg: dict[str, Any]):
-        from . import __version__
+        from .version import __version__
         from .io import read_tensors
 
         params = cfg["params"]

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, List, Optional
 import typer
 
 from ...bench.candidates import DEFAULT_BUDGETS
+from ...spec import split_specs
 
 if TYPE_CHECKING:
     from ...experiment.results import Results
@@ -101,7 +102,7 @@ def resolve_config(file_cfg: dict[str, Any], overrides: dict[str, Any], sets: di
     if isinstance(cfg["tasks"], str):
         cfg["tasks"] = [t.strip() for t in cfg["tasks"].split(",") if t.strip()]
     if isinstance(cfg["methods"], str):
-        cfg["methods"] = split_methods([cfg["methods"]])
+        cfg["methods"] = split_specs(cfg["methods"])
     if not cfg["tasks"]:
         raise InvalidParameterError("no tasks given; set tasks or --task.")
     if cfg["budgets"] is not None and (not isinstance(cfg["budgets"], list)
@@ -128,14 +129,6 @@ def build_tasks(names: list[str], options: dict[str, Any]) -> list[Any]:
         raise InvalidParameterError(f"--set {keys}: not a bench config key ({', '.join(k for k in DEFAULTS if k != 'task_options')}) "
                                     "and no task URI (beir:, knn:, sts:) to take it as an option.")
     return [get_task(t, **options) if t in uris else get_task(t) for t in names]
-
-
-def split_methods(values: list[str]) -> list[str]:
-    """Specs from repeated --methods values; one value may hold several separated by ';'."""
-    out: list[str] = []
-    for v in values:
-        out += [s.strip() for s in v.split(";") if s.strip()]
-    return out
 
 
 def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
@@ -255,7 +248,7 @@ def register(app: typer.Typer) -> None:
         task: Optional[List[str]] = typer.Option(None, "--task", "--dataset", "-t",
                                                  help="Task(s), e.g. knn_fidelity/imdb-minilm (repeat or comma-separate)."),
         methods: Optional[List[str]] = typer.Option(None, "--methods", "-m",
-                                                    help="Spec(s); repeat or separate with ';' (default: all peers)."),
+                                                    help="Spec(s); repeat, or separate with ';' or ',' (default: all peers)."),
         budgets: Optional[str] = typer.Option(None, "--budgets", "-b", help="Bytes/vector, e.g. 32,64,128."),
         fit_rows: Optional[int] = typer.Option(None, "--fit-rows", min=1, help="Fit on the first N fit rows."),
         full: Optional[bool] = typer.Option(None, "--full/--quick",
@@ -280,7 +273,7 @@ def register(app: typer.Typer) -> None:
         if task:
             flags["tasks"] = [t.strip() for v in task for t in v.split(",") if t.strip()]
         if methods:
-            flags["methods"] = split_methods(methods)
+            flags["methods"] = split_specs(methods)
         if budgets is not None:
             flags["budgets"] = parse_int_list(budgets, "--budgets")
         if fit_rows is not None:
