@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 from ._errors import ArtifactError, InvalidParameterError
 from ._validation import check_array, check_is_fitted, validate_params
 from .codes import Codes
+from .io import stable_json
 from .spec import format_stage
 
 
@@ -202,9 +202,8 @@ class BaseCompressor:
             h = hashlib.sha256()
             # n_features_in_ is hashed so stateless methods (float32, trunc) fitted on different
             # widths do not accept each other's codes
-            h.update(json.dumps({"method": self.method, "params": self.get_params(),
-                                 "n_features_in_": getattr(self, "n_features_in_", None)},
-                                sort_keys=True, default=str).encode())
+            h.update(stable_json({"method": self.method, "params": self.get_params(),
+                                 "n_features_in_": getattr(self, "n_features_in_", None)}).encode())
             for name, t in sorted(self._state_tensors().items()):
                 t = np.ascontiguousarray(t)
                 h.update(name.encode())
@@ -234,7 +233,7 @@ class BaseCompressor:
     @classmethod
     def load(cls, path: str | Path):
         """Load an artifact directory saved by :meth:`save` (checks format, method and shapes)."""
-        from .io import read_config, read_tensors
+        from .io import read_config
 
         cfg = read_config(path)
         if cls.method and cfg["method"] != cls.method:

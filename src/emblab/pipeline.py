@@ -7,17 +7,16 @@ sentence-transformers' ``modules.json``).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._errors import ArtifactError, InvalidParameterError
-from ._validation import check_array, check_is_fitted
+from ._validation import check_is_fitted
 from .base import BaseCompressor
 from .codes import Codes
-from .io import atomic_path, fingerprint_array
+from .io import atomic_path
 from .registry import register_chain
 
 PIPELINE_NAME = "pipeline.json"
@@ -148,7 +147,6 @@ class Pipeline(BaseCompressor):
 
 def load_model(path: str | Path):
     """Load any saved compressor or pipeline from its artifact directory."""
-    from .base import BaseCompressor
     from .io import read_config
 
     path = Path(path)

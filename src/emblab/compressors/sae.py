@@ -50,7 +50,6 @@ with a row reader); per-item norms and, for the sparse mode, posting lists are c
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -307,12 +306,12 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
     def _checkpoint_path(self, X: np.ndarray) -> str | None:
         if self.checkpoint_dir is None:
             return None
-        from ..io import fingerprint_array
+        from ..io import fingerprint_array, stable_json
 
         skip = set(CODING_PARAMS) | {"train_k", "checkpoint_dir", "progress", "device"}
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         params["training_k"] = self.training_k()
-        key = json.dumps({"params": params, "data": fingerprint_array(X)}, sort_keys=True, default=str)
+        key = stable_json({"params": params, "data": fingerprint_array(X)})
         return str(Path(self.checkpoint_dir) / f"sae-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
 
     def _fit(self, X: np.ndarray, X_val: np.ndarray | None) -> None:

@@ -85,7 +85,6 @@ def markdown(doc: dict[str, Any]) -> str:
               "|---|---|" + "---|" * len(dims)]
     for m in doc["records"]:
         lines.append(f"| `{_spec(m)}` | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
-    cfg = doc["config"]
     notes = [f"config: `{doc['config']}`",
              f"sweep wall time of this run: {doc['sweep_seconds']:.0f} s ({doc['n_cells_run']} cells run now, "
              f"{doc['n_cells_resumed']} resumed); all runs of this sweep: {doc['sweep_seconds_all_runs']:.0f} s "

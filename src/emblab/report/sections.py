@@ -14,12 +14,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..evaluation.tasks.base import is_uncompressed
 from ..experiment.results import Results
 from .figures import LineFigure, Series
 from .registry import Renderer, register_section, registered_renderer
 from .style import family
 
-UNCOMPRESSED = ("float32", "uncompressed", "identity", "raw")
 #: metric keys in the order they are worth plotting; the first present is the "main" one
 METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r10@100", "recall@100",
                    "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hr@10", "hitrate@10",
@@ -117,7 +117,7 @@ def compression_section(res: Results, source: str) -> Section:
                 if val is None:
                     continue
                 fam = family(r["method"])
-                if r["method"] in UNCOMPRESSED or fam in UNCOMPRESSED:
+                if is_uncompressed(r["method"]) or is_uncompressed(fam):
                     fig.hlines[f"uncompressed ({r['method']})"] = val
                     continue
                 lines.setdefault(fam, Series(fam, [], [], color_key=fam))
@@ -136,11 +136,11 @@ def compression_section(res: Results, source: str) -> Section:
 def pareto_table(rows: list[dict[str, Any]], metric: str, task: str) -> str:
     """Best method (by ``metric``) within each byte budget."""
     budgets = sorted({float(r["bytes_per_vector"]) for r in rows
-                      if metric in _metrics(r) and r["method"] not in UNCOMPRESSED})
+                      if metric in _metrics(r) and not is_uncompressed(r["method"])})
     out = []
     for b in budgets:
         cands = [r for r in rows if float(r["bytes_per_vector"]) <= b + 1e-9 and metric in _metrics(r)
-                 and r["method"] not in UNCOMPRESSED]
+                 and not is_uncompressed(r["method"])]
         if not cands:
             continue
         best = max(cands, key=lambda r: _metrics(r)[metric])
@@ -379,7 +379,7 @@ def _recsys_figure(task: str, metric: str, coding: str | None, rows: list[dict[s
             continue
         if r.get("baseline") or r["method"] in _BASELINE_ROWS:
             fig.hlines[str(r.get("baseline") or r["method"])] = float(val)
-        elif r["method"] in UNCOMPRESSED:
+        elif is_uncompressed(r["method"]):
             fig.hlines[f"uncompressed ({r['method']})"] = float(val)
         elif r.get("variant") == coding:
             fam = family(r["method"])

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._deps import require
 from .._errors import ArtifactError
-from ..io import atomic_path
+from ..io import atomic_path, json_default
 
 torch = require("torch", "emblab.retrieval.checkpoint")
 
@@ -52,7 +52,7 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict, meta: dict[str, An
     flat = {k: v.detach().cpu().contiguous() for k, v in tensors.items() if v is not None}
     with atomic_path(folder, is_dir=True, kind="checkpoint") as tmp:
         save_file(flat, str(tmp / TENSORS))
-        (tmp / META).write_text(json.dumps(meta, default=_json_default), encoding="utf-8")
+        (tmp / META).write_text(json.dumps(meta, default=json_default), encoding="utf-8")
 
 
 def load_checkpoint(folder: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict]:
@@ -66,15 +66,3 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "cpu") -> tuple[dic
     except (OSError, json.JSONDecodeError, Exception) as exc:  # safetensors raises its own errors
         raise ArtifactError(f"{folder}: unreadable checkpoint ({type(exc).__name__}); delete it or use a new --out.") from exc
     return tensors, meta
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, tuple):
-        return list(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
