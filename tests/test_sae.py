@@ -248,6 +248,10 @@ def test_resume_from_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(SparseAutoencoder, "k_at_epoch", crash)
     with pytest.raises(KeyboardInterrupt):
         m.fit(X)
+    # one checkpoint format for every loop: safetensors + JSON, nothing pickled
+    folder = next(tmp_path.glob("*/checkpoint"))
+    assert {"state.safetensors", "state.json"} <= {f.name for f in folder.iterdir()}
+    assert not list(tmp_path.rglob("*.pt"))
     monkeypatch.setattr(SparseAutoencoder, "k_at_epoch", orig)
     m.fit(X)
     assert m.history_["resumed_from_epoch"] == 2

@@ -1,8 +1,10 @@
-"""Pickle-free training checkpoints: ``state.safetensors`` (tensors) + ``state.json`` (the rest).
+"""Pickle-free training checkpoints for every training loop: ``state.safetensors`` + ``state.json``.
 
 Holds what nanoGPT-style resumption needs (design.md section 5): the *unwrapped* module states,
-optimiser states (tensors flattened by name, structure in JSON), the step, RNG states (torch CPU
-generator as a uint8 tensor, numpy ``Generator`` state as JSON) and the full config.
+optimiser states (tensors flattened by name, structure in JSON), the step, RNG states (torch
+generators as uint8 tensors, numpy ``Generator`` state as JSON) and the full config. Both
+:func:`emblab.nn.train_loop.fit_module` (the compressors) and
+:class:`emblab.retrieval.train.CorrectorTrainer` write this one format; nothing is unpickled on load.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from .._deps import require
 from .._errors import ArtifactError
 from ..io import atomic_path, json_default
 
-torch = require("torch", "emblab.retrieval.checkpoint")
+torch = require("torch", "emblab.nn.checkpoint")
 
 TENSORS = "state.safetensors"
 META = "state.json"
@@ -55,8 +57,9 @@ def save_checkpoint(folder: str | os.PathLike, tensors: dict, meta: dict[str, An
         (tmp / META).write_text(json.dumps(meta, default=json_default), encoding="utf-8")
 
 
-def load_checkpoint(folder: str | os.PathLike, device: str = "cpu") -> tuple[dict, dict]:
-    """Read ``(tensors, meta)`` from a checkpoint folder."""
+def load_checkpoint(folder: str | os.PathLike, device: str = "cpu", *,
+                    hint: str = "delete it or use a new --out") -> tuple[dict, dict]:
+    """Read ``(tensors, meta)`` from a checkpoint folder (``ArtifactError`` ending in ``hint`` if damaged)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
@@ -64,5 +67,32 @@ def load_checkpoint(folder: str | os.PathLike, device: str = "cpu") -> tuple[dic
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
         tensors = load_file(str(folder / TENSORS), device=device)
     except (OSError, json.JSONDecodeError, Exception) as exc:  # safetensors raises its own errors
-        raise ArtifactError(f"{folder}: unreadable checkpoint ({type(exc).__name__}); delete it or use a new --out.") from exc
+        raise ArtifactError(f"{folder}: unreadable checkpoint ({type(exc).__name__}); {hint}.") from exc
     return tensors, meta
+
+
+def prefixed(prefix: str, state: dict[str, Any] | None) -> dict[str, Any]:
+    """``{f"{prefix}.{k}": v}`` of a state dict (empty for ``None``)."""
+    return {f"{prefix}.{k}": v for k, v in (state or {}).items()}
+
+
+def unprefixed(prefix: str, tensors: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`prefixed`: the entries of ``tensors`` under ``prefix.``."""
+    head = prefix + "."
+    return {k[len(head):]: v for k, v in tensors.items() if k.startswith(head)}
+
+
+def rng_tensors() -> dict[str, Any]:
+    """The torch CPU (and CUDA) generator states, as uint8 tensors named ``rng.*``."""
+    out = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out.update({f"rng.cuda.{i}": st for i, st in enumerate(torch.cuda.get_rng_state_all())})
+    return out
+
+
+def restore_rng(tensors: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_tensors` (CUDA states only when CUDA is present)."""
+    torch.set_rng_state(tensors["rng.torch"].cpu())
+    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k].cpu() for k in cuda])
