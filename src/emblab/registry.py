@@ -56,6 +56,11 @@ def register(name: str) -> Callable[[T], T]:
     return deco
 
 
+def unregister(name: str) -> None:
+    """Remove a registered method (for tests and plugins that register temporary methods)."""
+    _REGISTRY.pop(name, None)
+
+
 def _ensure_loaded() -> None:
     """Import every module in ``emblab.compressors`` (they import heavy deps lazily)."""
     global _LOADED
