@@ -29,6 +29,8 @@ Usage::
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/intrinsic_dim.py imdb_rating \
         --compressors 'ae;ae:batch_size=256,epochs=12,lr=0.002,patience=3' --regressors ridge,mlp \
         --dims 4,16,64 --seeds 2 --tag _ae_defaults
+    # re-write every intrinsic_dim_*.md / .png from the committed JSON, running nothing
+    python benchmarks/intrinsic_dim.py --render
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ import sys
 from pathlib import Path
 
 from emblab.data.paths import cache_dir
-from emblab.regression.study import run_study
+from emblab.regression.study import render_results, run_study
 from emblab.regression.sweep import SweepConfig
 from emblab.regression.tasks import load_task
+from emblab.spec import split_specs
 
 AE = "batch_size=256,epochs=12,lr=0.002,patience=3"
 COMPRESSORS = [f"ae:{AE}", f"ae:alpha=0.1,{AE}", "pca:store=f32", "randproj"]
@@ -63,10 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compressors", default=None, help="';'-separated specs (default: the four above)")
     ap.add_argument("--tag", default="", help="suffix of the result file names (e.g. _ridge_full)")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--render", action="store_true", help="re-write the .md and .png of every committed "
+                    "intrinsic_dim_*.json in --out, running nothing")
     args = ap.parse_args(argv)
+    if args.render:
+        for path in sorted(Path(args.out).glob("intrinsic_dim_*.json")):
+            render_results(path)
+            print(f"rendered {path.with_suffix('.md')}")
+        return 0
     for name in args.tasks:
         task = load_task(name, **TASK_OPTS[name])
-        comps = args.compressors.split(";") if args.compressors else COMPRESSORS
+        comps = split_specs(args.compressors) if args.compressors else COMPRESSORS
         cfg = SweepConfig(compressors=comps, dims=[int(d) for d in args.dims.split(",")],
                           seeds=list(range(args.seeds)), regressors=args.regressors.split(","),
                           regressor_options=REG_OPTS, n_train=args.n_train or None,

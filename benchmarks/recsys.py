@@ -18,7 +18,8 @@ file is the configuration. Usage::
     EMBLAB_DATA=../shared/data OMP_NUM_THREADS=1 python benchmarks/recsys.py [--factors 64,256]
         [--datasets movielens_100k,movielens_latest_small] [--out benchmarks/results]
 
-Writes ``recsys.json`` and ``recsys.md`` (resumes a finished (task, spec) from an earlier run).
+Writes ``recsys.json`` and ``recsys.md``. Every finished (task, spec) is a cell kept in
+``$EMBLAB_CACHE/bench/<fingerprint>``: a rerun computes only the missing ones.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from emblab.bench.candidates import peer_specs_for_budgets  # noqa: E402
-from emblab.bench.runner import run_bench  # noqa: E402
+from emblab.bench.runner import cache_store, run_bench  # noqa: E402
 from emblab.evaluation.tasks.recsys_task import recsys_movielens  # noqa: E402
 
 BUDGETS = {64: (8, 16, 32, 64), 256: (32, 64, 128, 256)}
@@ -76,7 +77,7 @@ def main(argv=None) -> None:
               f"{rec.get('bytes_per_vector', 0):>6g} B  " + (rec.get("error") or f"{main_score}={rec.get(main_score):.4f}"),
               flush=True)
 
-    run_bench(methods_for, tasks, budgets, out_dir=a.out, name="recsys", resume=True, on_record=show,
+    run_bench(methods_for, tasks, budgets, out_dir=a.out, name="recsys", store=cache_store, on_record=show,
               command=" ".join(["benchmarks/recsys.py"] + sys.argv[1:]),
               config={"factors": factors, "datasets": a.datasets, "budgets": {str(k): v for k, v in BUDGETS.items()},
                       "sae_epochs": SAE_EPOCHS})

@@ -7,9 +7,9 @@ committed), runs exactly what a user runs::
     emblab bench --task beir:DIR --budgets 32,64,128 [--full]
 
 (the peers and the seed compressors at their best-measured configurations, then the verdict) into
-``runs/user_data/bench`` and copies its ``user_data_scifact.{json,md}`` into ``results/``. The
-folder is ``runs/user_data/scifact_beir`` (git-ignored), so the verdict's commands can be run as
-printed. The markdown ends with a
+``runs/user_data/bench`` (a rerun resumes from its ``cells/``) and copies its
+``user_data_scifact.{json,md}`` into ``results/``. The folder is ``runs/user_data/scifact_beir``
+(git-ignored), so the verdict's commands can be run as printed. The markdown ends with a
 reproduction check: every row whose spec was also measured on ``beir_scifact`` with the corpus as
 fit set (``peers.json``, ``sae_transfer.json``; ``mcr2.json`` fitted on another set) is listed with
 both nDCG@10 values.
@@ -64,13 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     task = get_task(f"beir:{FOLDER}")
     cfg = dict(DEFAULTS, tasks=[task.name], budgets=[int(b) for b in args.budgets.split(",")],
                mode="full" if args.full else "quick", name="user_data_scifact", task_options={})
-    doc = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]),
-                  overwrite=True)
+    res = execute(cfg, str(RUN), tasks=[task], command="python " + " ".join(["benchmarks/user_data.py"] + sys.argv[1:]))
     for suffix in (".json", ".md"):
         atomic_write_text(out / f"user_data_scifact{suffix}", (RUN / f"user_data_scifact{suffix}").read_text("utf-8"))
     before = earlier_scores(out)
     rows = [(r.get("spec") or r["method"], r["ndcg@10"], before[canonical(r.get("spec") or r["method"])])
-            for r in doc["records"] if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]
+            for r in res.records if "ndcg@10" in r and canonical(r.get("spec") or r["method"]) in before]
     md = out / "user_data_scifact.md"
     lines = ["", "## Reproduction check against the earlier beir_scifact runs", "",
              f"Specs also measured on `beir_scifact` with the corpus as fit set ({', '.join(EARLIER)}): same "

@@ -16,24 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np
 import pytest
 
-N_ROWS, N_FEATURES, RANK = 600, 32, 8
-
-
-def planted_low_rank(n: int = N_ROWS, d: int = N_FEATURES, rank: int = RANK, noise: float = 0.05,
-                     seed: int = 0, normalize: bool = True) -> np.ndarray:
-    """float32 (n, d): rank-``rank`` signal plus isotropic noise, rows L2-normalised.
-
-    The planted structure gives every method something to learn (PCA, PQ and the learned
-    compressors all beat chance on it) while staying tiny.
-    """
-    rng = np.random.default_rng(seed)
-    Z = rng.normal(size=(n, rank))
-    W = rng.normal(size=(rank, d))
-    X = Z @ W + noise * rng.normal(size=(n, d)) * np.sqrt(rank)
-    if normalize:
-        X /= np.linalg.norm(X, axis=1, keepdims=True)
-    return X.astype(np.float32)
-
+from emblab.testing import planted_low_rank  # noqa: E402,F401  (the checker's data, shared by the tests)
 
 def contract_spec(name: str) -> str:
     """The cheap spec the contract suite uses for a registered method (its ``test_spec``)."""

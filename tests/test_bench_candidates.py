@@ -12,6 +12,7 @@ from emblab import build
 from emblab.bench import candidates as cand_mod
 from emblab.bench.candidates import SEED_RECIPES, SeedRecipe, default_candidates, fit_requirement
 from emblab.bench.runner import run_bench
+from emblab.experiment import Results
 from emblab.bench.verdict import verdict, verdict_lines
 from emblab.cli.main import main
 from helpers.user_data import make_beir
@@ -86,8 +87,9 @@ def test_bench_on_a_beir_folder_lists_every_seed_at_every_budget(tmp_path, capsy
 def test_bench_lists_methods_it_could_not_fit(tmp_path):
     make_beir(tmp_path / "col", n_docs=200)
     # the real recipes at 4 B: 200 rows are too few for the SAE and for PQ's 256 centroids
-    doc = run_bench(None, [f"beir:{tmp_path / 'col'}"], [4], out_dir=tmp_path / "run")
-    skipped = {r["spec"]: r["skipped"] for r in doc["records"] if "skipped" in r}
+    res = run_bench(None, [f"beir:{tmp_path / 'col'}"], [4], out_dir=tmp_path / "run")
+    assert isinstance(res, Results) and res.kind == "compression"
+    skipped = {r["spec"]: r["skipped"] for r in res.records if "skipped" in r}
     sae = [spec for spec in skipped if spec.startswith("sae:h=4096,budget=4,")]
     assert len(sae) == 2 and all(skipped[spec].startswith("cannot fit: the SAE holds out 1,000 rows for validation")
                                  for spec in sae)
@@ -102,9 +104,9 @@ def test_bench_lists_methods_it_could_not_fit(tmp_path):
 
 def test_time_budget_skips_the_rest_with_a_reason(tmp_path):
     make_beir(tmp_path / "col", n_docs=120)
-    doc = run_bench(["pca:dim=4", "pca:dim=8", "trunc:dim=4"], [f"beir:{tmp_path / 'col'}"], [16],
-                    time_budget_s=1e-9)
-    assert [r.get("skipped") for r in doc["records"][1:]] == ["not run: the time budget of 1e-09 s was used up"] * 3
+    res = run_bench(["pca:dim=4", "pca:dim=8", "trunc:dim=4"], [f"beir:{tmp_path / 'col'}"], [16],
+                    time_budget_s=1e-9, store=tmp_path / "cells")
+    assert [r.get("skipped") for r in res.records[1:]] == ["not run: the time budget of 1e-09 s was used up"] * 3
 
 
 def test_verdict_picks_the_pareto_best_at_or_under_each_budget():
@@ -112,16 +114,16 @@ def test_verdict_picks_the_pareto_best_at_or_under_each_budget():
         return {"task": "t", "method": method, "spec": method, "bytes_per_vector": b, "main_score": "ndcg@10",
                 "ndcg@10": score, "fit_time_s": fit, "search_time_s": 0.01}
 
-    doc = {"budgets": [32, 64, 128], "dataset": {"t": {"uri": "beir:/data/x", "uri_options": {"split": "dev"},
-                                                        "n_queries": 7}},
-           "records": [rec("float32", 1536, 0.65), rec("a", 32, 0.50), rec("b", 32, 0.55, fit=9.0),
-                       rec("c", 64, 0.55, fit=0.1), rec("d", 64, 0.60), rec("e", 128, 0.58),
-                       {"task": "t", "method": "f", "spec": "f", "skipped": "cannot fit"}]}
+    doc = Results("compression", [rec("float32", 1536, 0.65), rec("a", 32, 0.50), rec("b", 32, 0.55, fit=9.0),
+                                  rec("c", 64, 0.55, fit=0.1), rec("d", 64, 0.60), rec("e", 128, 0.58),
+                                  {"task": "t", "method": "f", "spec": "f", "skipped": "cannot fit"}],
+                  dataset={"t": {"uri": "beir:/data/x", "uri_options": {"split": "dev"}, "n_queries": 7}},
+                  extra={"budgets": [32, 64, 128]})
     v = {e["budget"]: e for e in verdict(doc)}
     assert v[32]["spec"] == "b" and v[64]["spec"] == "d" and v[128]["spec"] == "d"   # 128 B: d (64 B) still best
     assert v[64]["ratio"] == pytest.approx(0.60 / 0.65)
     assert v[64]["reproduce"] == "emblab export d --task beir:/data/x --set split=dev --out served/"
-    doc["records"].append(rec("g", 32, 0.55, fit=0.5))       # a tie at 32 B: same bytes, faster fit wins
+    doc.records.append(rec("g", 32, 0.55, fit=0.5))       # a tie at 32 B: same bytes, faster fit wins
     assert {e["budget"]: e for e in verdict(doc)}[32]["spec"] == "g"
-    doc["budgets"] = [16]
+    doc.extra["budgets"] = [16]
     assert verdict(doc)[0]["spec"] is None and "no method stores at most 16 B" in "\n".join(verdict_lines(doc))

@@ -257,7 +257,7 @@ def test_ctrl_c_and_kill_during_fit_with_checkpoints_resume_byte_identical(work)
     argv = ["fit", f"{spec},checkpoint_dir=ck", "--data", "S.npy", "--out", "sae"]
     for sig in (signal.SIGINT, signal.SIGKILL):
         proc = _start(argv, work)
-        _when(lambda: any((work / "ck").glob("*/checkpoint.pt")), proc)
+        _when(lambda: any((work / "ck").glob("*/checkpoint/state.json")), proc)
         code, err = _interrupt(proc, sig)
         if sig == signal.SIGINT:
             _assert_interrupted(code, err, resumable=True)
@@ -460,14 +460,14 @@ def test_truncated_training_checkpoint(work):
     cwd = os.getcwd()
     os.chdir(work)
     try:
-        lib.build(spec).fit(np.load("X.npy"))   # writes ck/sae-<hash>/checkpoint.pt, as the CLI would
+        lib.build(spec).fit(np.load("X.npy"))   # writes ck/sae-<hash>/checkpoint/, as the CLI would
     finally:
         os.chdir(cwd)
-    ckpt = next((work / "ck").glob("*/checkpoint.pt"))
+    ckpt = next((work / "ck").glob("*/checkpoint/state.safetensors"))
     ckpt.write_bytes(ckpt.read_bytes()[:100])
     before = snapshot(work)
     line = refused(emblab("fit", spec, "--data", "X.npy", "--out", "b", cwd=work), work, before)
-    assert "checkpoint.pt" in line
+    assert "checkpoint" in line and "unreadable checkpoint" in line
 
 
 # --- 7. byte-reproducible artifacts ---------------------------------------------------------------

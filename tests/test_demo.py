@@ -39,10 +39,10 @@ def test_run_demo_on_tiny_vectors(tmp_path, capsys):
 
     X = planted(400, d=32, seed=3)
     out = tmp_path / "demo"
-    doc = run_demo(str(out), vectors=X, budgets=[8, 16], recipes=TINY)
+    res = run_demo(str(out), vectors=X, budgets=[8, 16], recipes=TINY)
     assert (out / "demo.json").exists() and (out / "demo.md").exists() and (out / "config.json").exists()
     saved = json.loads((out / "demo.json").read_text())
-    assert saved["kind"] == "compression" and saved["records"] == json.loads(json.dumps(doc["records"]))
+    assert saved["kind"] == "compression" and saved["records"] == json.loads(json.dumps(res.records))
     ok = [r for r in saved["records"] if "error" not in r and "skipped" not in r]
     assert {r["task"] for r in ok} == {"knn_fidelity/stdlib-minilm"}
     assert any(r["method"] == "float32" and r["recall@10_asym"] == 1.0 for r in ok)
@@ -63,7 +63,7 @@ def test_run_demo_on_tiny_vectors(tmp_path, capsys):
 def test_run_demo_embeds_real_stdlib_passages(tmp_path, monkeypatch):
     monkeypatch.delenv("EMBLAB_DATA", raising=False)
     monkeypatch.setenv("EMBLAB_CACHE", str(tmp_path / "cache"))
-    doc = run_demo(str(tmp_path / "demo"), passages=120, budgets=[32, 384], methods=["pca:dim=16", "int8"],
+    res = run_demo(str(tmp_path / "demo"), passages=120, budgets=[32, 384], methods=["pca:dim=16", "int8"],
                    quiet=True)
-    rec = {r["method"]: r for r in doc["records"]}
+    rec = {r["method"]: r for r in res.records}
     assert rec["int8:calib=minmax"]["recall@10_asym"] > 0.9

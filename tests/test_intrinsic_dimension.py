@@ -94,6 +94,15 @@ def test_full_study_with_ae_rf_mlp(tmp_path):
     assert "| ae | ridge |" not in md and "| ae(alpha=0.5) |" not in md
     assert doc["context"]["best_val_selected"]["test_r2_mean"] > 0.5
     assert doc["context"]["shuffled_ridge"]["test"]["r2"] < 0.2
+    assert "## Environment" in md and "- config: `" in md
+    # the page and figure regenerate from the JSON alone, identical
+    from emblab.regression.study import render_results
+
+    png = (tmp_path / "intrinsic_dim_planted.png").read_bytes()
+    (tmp_path / "intrinsic_dim_planted.md").unlink()
+    render_results(tmp_path / "intrinsic_dim_planted.json")
+    assert (tmp_path / "intrinsic_dim_planted.md").read_text() == md
+    assert (tmp_path / "intrinsic_dim_planted.png").read_bytes() == png
 
 
 def test_task_errors():
@@ -133,7 +142,3 @@ def test_cli_npz_task(tmp_path):
     assert main(["intrinsic-dim", "imbd_rating", "--out", str(out / "c")]) == 2
 
 
-def test_split_specs():
-    from emblab.cli.commands.intrinsic_dim import split_specs
-
-    assert split_specs("ae,ae:alpha=0.1,epochs=5,pca") == ["ae", "ae:alpha=0.1,epochs=5", "pca"]

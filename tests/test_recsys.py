@@ -271,16 +271,17 @@ def test_run_bench_resumes_finished_specs(tmp_path, monkeypatch):
     from emblab.bench.runner import run_bench
     from emblab.evaluation.tasks.recsys_task import RecsysTask
 
-    first = run_bench(["pca:dim=2", "int8"], ["mock/recsys"], [8], out_dir=tmp_path, name="r", resume=True)
+    first = run_bench(["pca:dim=2", "int8"], ["mock/recsys"], [8], out_dir=tmp_path, name="r")
     calls = []
     real = RecsysTask.evaluate_all
     monkeypatch.setattr(RecsysTask, "evaluate_all", lambda self, m=None: calls.append(m) or real(self, m))
-    second = run_bench(["pca:dim=2", "int8", "pca:dim=3"], ["mock/recsys"], [8], out_dir=tmp_path, name="r",
-                       resume=True)
-    # the uncompressed row and the new spec only (built from its spec before it is evaluated)
-    assert len(calls) == 2 and calls[0] is None and calls[1].to_spec() == "pca:dim=3"
-    keep = [(r["method"], r.get("variant"), r.get("hr@10")) for r in first["records"]]
-    assert [(r["method"], r.get("variant"), r.get("hr@10")) for r in second["records"]][:len(keep)] == keep
+    second = run_bench(["pca:dim=2", "int8", "pca:dim=3"], ["mock/recsys"], [8], out_dir=tmp_path, name="r")
+    # the new spec only (built from its spec before it is evaluated); the uncompressed and
+    # reference rows, and both codings of each finished spec, come from the store
+    assert len(calls) == 1 and calls[0].to_spec() == "pca:dim=3"
+    keep = [(r["method"], r.get("variant"), r.get("hr@10")) for r in first.records]
+    assert [(r["method"], r.get("variant"), r.get("hr@10")) for r in second.records][:len(keep)] == keep
+    assert second.records[:len(keep)] == first.records   # resumed rows are the stored rows, byte for byte
 
 
 def test_pareto_equal_bytes_and_claim():
@@ -302,7 +303,7 @@ def test_pareto_equal_bytes_and_claim():
 
 def test_recsys_report_section(tmp_path):
     pytest.importorskip("matplotlib")
-    from emblab.experiment.results import write_results
+    from emblab.experiment.results import read_results, write_results
     from emblab.report.build import build_report
     from emblab.report.sections import recsys_section
 
@@ -311,8 +312,8 @@ def test_recsys_report_section(tmp_path):
             {"task": "t", "method": "pca:dim=2", "variant": "raw", "bytes_per_vector": 4, "hr@10": 0.7},
             {"task": "t", "method": "pca:dim=4", "variant": "raw", "bytes_per_vector": 8, "hr@10": 0.9},
             {"task": "t", "method": "sae:h=32,k=2", "variant": "raw", "bytes_per_vector": 8, "hr@10": 0.8}]
-    doc = write_results(tmp_path / "recsys.json", "recsys", recs, command="test")
-    sec = recsys_section(doc, "recsys")
+    write_results(tmp_path / "recsys.json", "recsys", recs, command="test")
+    sec = recsys_section(read_results(tmp_path / "recsys.json"), "recsys")
     fig = sec.figures[0][1]
     assert fig.hlines == {"uncompressed (float32)": 1.0, "popularity": 0.06}
     front = [s for s in fig.series if s.name.startswith("Pareto front")][0]

@@ -176,7 +176,7 @@ def test_store_norm_matches_gram_norm(fitted):
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 40), st.integers(1, 30))
 def test_inverted_index_equals_brute_force(seed, n, k):
-    from emblab.retrieval.sparse_search import SparseIndex
+    from emblab.sparse_search import SparseIndex
 
     rng = np.random.default_rng(seed)
     h, kk = 12, 3
@@ -248,6 +248,10 @@ def test_resume_from_checkpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(SparseAutoencoder, "k_at_epoch", crash)
     with pytest.raises(KeyboardInterrupt):
         m.fit(X)
+    # one checkpoint format for every loop: safetensors + JSON, nothing pickled
+    folder = next(tmp_path.glob("*/checkpoint"))
+    assert {"state.safetensors", "state.json"} <= {f.name for f in folder.iterdir()}
+    assert not list(tmp_path.rglob("*.pt"))
     monkeypatch.setattr(SparseAutoencoder, "k_at_epoch", orig)
     m.fit(X)
     assert m.history_["resumed_from_epoch"] == 2
@@ -264,7 +268,7 @@ def test_k_schedule_and_selection():
 
 
 def test_latent_stats(fitted):
-    from emblab.retrieval.sparse_search import latent_usage
+    from emblab.sparse_search import latent_usage
 
     m, X = fitted
     st_ = m.latent_stats(m.encode(X))

@@ -246,7 +246,7 @@ def test_with_coding_spec_rebuilds_the_same_model(trained):
 
 
 def test_latent_stats_of_packed_codes(trained):
-    from emblab.retrieval.sparse_search import latent_usage
+    from emblab.sparse_search import latent_usage
 
     m, X = trained
     q = m.with_coding(k=8, value_bits=8)
@@ -302,7 +302,7 @@ def test_encoder_init_is_the_reference_kaiming_uniform():
 
 # --- sparse search ties (issue 15, item 1) ------------------------------------------------------------
 def test_inverted_ranks_duplicates_exactly_as_brute_force():
-    from emblab.retrieval.sparse_search import SparseIndex
+    from emblab.sparse_search import SparseIndex
 
     rng = np.random.default_rng(0)
     h, kk = 16, 3
@@ -328,7 +328,7 @@ def test_inverted_ranks_duplicates_exactly_as_brute_force():
 
 
 def test_rank_scores_orders_positives_zeros_by_id_then_negatives():
-    from emblab.retrieval.sparse_search import rank_scores
+    from emblab.sparse_search import rank_scores
 
     s = np.array([0.0, -1.0, 0.5, 0.0, 0.5, -0.5, 0.0])
     D, I = rank_scores(s, 7)

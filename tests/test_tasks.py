@@ -120,13 +120,13 @@ def test_bench_records_full_specs_and_never_duplicates(tmp_path):
     under its full spec; a results file that repeats a record still shows it once."""
     from emblab.bench.runner import markdown_table, run_bench, table_rows
 
-    doc = run_bench(["pca:dim=4", "pca:dim=4,store=f16", "pca:dim=4,store=int8"], ["mock/knn"], budgets=[4, 8],
+    res = run_bench(["pca:dim=4", "pca:dim=4,store=f16", "pca:dim=4,store=int8"], ["mock/knn"], budgets=[4, 8],
                     out_dir=tmp_path, name="b")
-    methods = [r["method"] for r in doc["records"]]
+    methods = [r["method"] for r in res.records]
     assert methods == ["float32", "pca:dim=4,store=f16,whiten=false", "pca:dim=4,store=int8,whiten=false"]
-    doc["records"].append(dict(doc["records"][-1]))
-    _, rows = table_rows(doc, "mock/knn")
+    res.records.append(dict(res.records[-1]))
+    _, rows = table_rows(res, "mock/knn")
     assert [r[0] for r in rows].count("pca:dim=4,store=int8,whiten=false") == 1
-    md = markdown_table(doc)
+    md = markdown_table(res)
     assert md.count("| pca:dim=4,store=int8,whiten=false |") == 1
     assert "| pca:store=int8 |" not in (tmp_path / "b.md").read_text()

@@ -11,7 +11,7 @@ Public API (re-exports only; importing emblab never imports torch, faiss or sent
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from ._errors import (
     ArtifactError,

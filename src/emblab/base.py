@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import time
 import warnings
 from pathlib import Path
@@ -29,6 +28,8 @@ import numpy as np
 from ._errors import ArtifactError, InvalidParameterError
 from ._validation import check_array, check_is_fitted, validate_params
 from .codes import Codes
+from .io import stable_json
+from .spec import format_stage
 
 
 @runtime_checkable
@@ -108,9 +109,7 @@ class BaseCompressor:
 
     def to_spec(self, full: bool = False) -> str:
         """Canonical spec string (sorted keys; defaults omitted unless ``full``); see :mod:`emblab.registry`."""
-        from .registry import to_spec
-
-        return to_spec(self, full)
+        return format_stage(self.method, self.get_params(), self._param_defaults(), full=full)
 
     def __repr__(self) -> str:
         defaults = self._param_defaults()
@@ -203,9 +202,8 @@ class BaseCompressor:
             h = hashlib.sha256()
             # n_features_in_ is hashed so stateless methods (float32, trunc) fitted on different
             # widths do not accept each other's codes
-            h.update(json.dumps({"method": self.method, "params": self.get_params(),
-                                 "n_features_in_": getattr(self, "n_features_in_", None)},
-                                sort_keys=True, default=str).encode())
+            h.update(stable_json({"method": self.method, "params": self.get_params(),
+                                 "n_features_in_": getattr(self, "n_features_in_", None)}).encode())
             for name, t in sorted(self._state_tensors().items()):
                 t = np.ascontiguousarray(t)
                 h.update(name.encode())
@@ -216,7 +214,7 @@ class BaseCompressor:
 
     # --- persistence --------------------------------------------------------------------------------
     def _artifact_config(self) -> dict[str, Any]:
-        from . import __version__
+        from .version import __version__
         from .io import utc_now
 
         fitted = {"n_features_in_": self.n_features_in_, **self._fitted_meta()}
@@ -235,7 +233,7 @@ class BaseCompressor:
     @classmethod
     def load(cls, path: str | Path):
         """Load an artifact directory saved by :meth:`save` (checks format, method and shapes)."""
-        from .io import read_config, read_tensors
+        from .io import read_config
 
         cfg = read_config(path)
         if cls.method and cfg["method"] != cls.method:
@@ -251,7 +249,7 @@ class BaseCompressor:
 
     @classmethod
     def _from_config(cls, path: Path, cfg: dict[str, Any]):
-        from . import __version__
+        from .version import __version__
         from .io import read_tensors
 
         params = cfg["params"]

@@ -485,10 +485,15 @@ def atomic_write_json(path: str | os.PathLike, obj: Any, *, kind: str | None = N
     """
     if kind is not None and kind not in NATIVE_KINDS and isinstance(obj, dict):
         obj = {"emblab_output": kind, **obj}
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n", kind=kind)
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n", kind=kind)
 
 
-def _json_default(o: Any) -> Any:
+def json_default(o: Any) -> Any:
+    """The one JSON encoder hook of emblab (``json.dumps(obj, default=json_default)``).
+
+    NumPy scalars become Python numbers, arrays nested lists, paths strings; anything else raises
+    ``TypeError``, so a results file never holds a value by accident.
+    """
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -496,6 +501,15 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def stable_json(obj: Any) -> str:
+    """Canonical JSON text to hash (cache keys, cell ids, fingerprints): sorted keys, compact.
+
+    Values JSON cannot hold are written as their ``str()`` so that every key stays stable across
+    versions (stores written before this function existed keep their ids).
+    """
+    return json.dumps(obj, sort_keys=True, default=str)
 
 
 def atomic_save_npy(path: str | os.PathLike, arr: np.ndarray, *, kind: str | None = None) -> None:
@@ -640,7 +654,7 @@ def fill_artifact_dir(
     data = safetensors_bytes(tensors, {"format": "emblab", "method": str(config.get("method"))})
     (folder / TENSORS_NAME).write_bytes(data)
     config["files"] = {TENSORS_NAME: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}}
-    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2, default=json_default) + "\n", encoding="utf-8")
     for name, blob in (extra_files or {}).items():
         (folder / name).write_bytes(blob)
 

@@ -7,21 +7,22 @@ sentence-transformers' ``modules.json``).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._errors import ArtifactError, InvalidParameterError
-from ._validation import check_array, check_is_fitted
+from ._validation import check_is_fitted
 from .base import BaseCompressor
 from .codes import Codes
-from .io import atomic_path, fingerprint_array
+from .io import atomic_path
+from .registry import register_chain
 
 PIPELINE_NAME = "pipeline.json"
 
 
+@register_chain
 class Pipeline(BaseCompressor):
     """Sequential composition of compressors.
 
@@ -38,6 +39,10 @@ class Pipeline(BaseCompressor):
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         return {"stages": [s.to_spec() for s in self.stages]}
+
+    def to_spec(self, full: bool = False) -> str:
+        """The stages' specs joined by ``|`` (``pca:dim=128,store=f32|int8``)."""
+        return "|".join(s.to_spec(full) for s in self.stages)
 
     def _validate_params(self) -> None:
         if not self.stages:
@@ -91,7 +96,7 @@ class Pipeline(BaseCompressor):
         return out
 
     def save(self, path: str | Path) -> None:
-        from . import __version__
+        from .version import __version__
         from .io import utc_now
 
         check_is_fitted(self)
@@ -142,7 +147,6 @@ class Pipeline(BaseCompressor):
 
 def load_model(path: str | Path):
     """Load any saved compressor or pipeline from its artifact directory."""
-    from .base import BaseCompressor
     from .io import read_config
 
     path = Path(path)

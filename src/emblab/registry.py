@@ -25,13 +25,14 @@ import re
 from typing import Any, Callable, TypeVar
 
 from ._errors import InvalidParameterError, UnknownMethodError
+from .spec import RAW_ARGUMENT_METHODS, format_value, parse_spec, parse_stage, parse_value  # noqa: F401  (public here too)
 
 _REGISTRY: dict[str, type] = {}
 _LOADED = False
 T = TypeVar("T", bound=type)
 
-#: methods whose whole argument is one raw string (kept verbatim)
-RAW_ARGUMENT_METHODS = {"faiss": "factory"}
+#: the class that chains stages (``a|b``); :class:`emblab.pipeline.Pipeline` registers itself
+_CHAIN: list[type] = []
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -53,6 +54,11 @@ def register(name: str) -> Callable[[T], T]:
         return cls
 
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove a registered method (for tests and plugins that register temporary methods)."""
+    _REGISTRY.pop(name, None)
 
 
 def _ensure_loaded() -> None:
@@ -87,76 +93,6 @@ def get_method(name: str) -> type:
         ) from None
 
 
-# --- parsing -----------------------------------------------------------------------------------
-
-def parse_value(text: str) -> Any:
-    """Parse one spec value: int, float, true/false, none, else the string itself."""
-    low = text.strip().lower()
-    if low == "true":
-        return True
-    if low == "false":
-        return False
-    if low in ("none", "null"):
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text.strip()
-
-
-def format_value(value: Any) -> str:
-    """Inverse of :func:`parse_value` for canonical specs."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "none"
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    if any(ch in text for ch in ",|=") or text != text.strip():
-        raise InvalidParameterError(f"value {text!r} cannot be written in a spec string (contains , | or =).")
-    return text
-
-
-def parse_stage(stage: str) -> tuple[str, dict[str, Any]]:
-    """Parse ``name[:k=v,...]`` into ``(name, params)``."""
-    stage = stage.strip()
-    if not stage:
-        raise InvalidParameterError("empty spec stage; write e.g. 'pca:dim=64' or 'pca:dim=128|int8'.")
-    name, _, rest = stage.partition(":")
-    name = name.strip().lower()
-    if name in RAW_ARGUMENT_METHODS:
-        if not rest.strip():
-            raise InvalidParameterError(f"'{name}:' needs a factory string, e.g. 'faiss:OPQ32,PQ32'.")
-        return name, {RAW_ARGUMENT_METHODS[name]: rest.strip()}
-    params: dict[str, Any] = {}
-    if rest.strip():
-        for item in rest.split(","):
-            key, eq, val = item.partition("=")
-            key = key.strip()
-            if not eq or not key:
-                raise InvalidParameterError(
-                    f"bad spec item {item!r} in {stage!r}; write key=value pairs separated by commas."
-                )
-            if key in params:
-                raise InvalidParameterError(f"parameter {key!r} is given twice in {stage!r}.")
-            params[key] = parse_value(val)
-    return name, params
-
-
-def parse_spec(spec: str) -> list[tuple[str, dict[str, Any]]]:
-    """Parse a full spec into its stages: ``[(name, params), ...]``."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise InvalidParameterError("a spec must be a non-empty string such as 'pca:dim=64'.")
-    return [parse_stage(s) for s in spec.split("|")]
-
-
 def build_stage(name: str, params: dict[str, Any]):
     """Instantiate one registered method with ``params``, checking keys and types."""
     cls = get_method(name)
@@ -182,9 +118,17 @@ def build(spec: str):
     stages = [build_stage(n, p) for n, p in parse_spec(spec)]
     if len(stages) == 1:
         return stages[0]
-    from .pipeline import Pipeline
+    return _CHAIN[0](stages)
 
-    return Pipeline(stages)
+
+def register_chain(cls: T) -> T:
+    """Class decorator: ``cls(stages)`` builds multi-stage specs (``pca:dim=128|int8``).
+
+    :class:`emblab.pipeline.Pipeline` registers itself, so the registry never imports it (the
+    registry sits below every compressor and the pipeline in the import graph).
+    """
+    _CHAIN[:] = [cls]
+    return cls
 
 
 def to_spec(obj: Any, full: bool = False) -> str:
@@ -203,17 +147,7 @@ def to_spec(obj: Any, full: bool = False) -> str:
     >>> to_spec(build("pca:store=int8"), full=True)
     'pca:dim=64,store=int8,whiten=false'
     """
-    if hasattr(obj, "stages") and type(obj).__name__ == "Pipeline":
-        return "|".join(to_spec(s, full) for s in obj.stages)
-    name = obj.method
-    params = obj.get_params()
-    if name in RAW_ARGUMENT_METHODS:
-        return f"{name}:{params[RAW_ARGUMENT_METHODS[name]]}"
-    defaults = obj._param_defaults()
-    items = [(k, v) for k, v in sorted(params.items()) if full or k not in defaults or defaults[k] != v]
-    if not items:
-        return name
-    return name + ":" + ",".join(f"{k}={format_value(v)}" for k, v in items)
+    return obj.to_spec(full)
 
 
 def resolve_spec(spec: str) -> str:

@@ -2,7 +2,15 @@
 
 :func:`run_bench` evaluates an uncompressed reference row and every method on every task, in one
 process, with the same split and seed, and reports each metric as a ratio to uncompressed. It
-writes a results JSON (kind ``compression``, one record per method × task) and a markdown table.
+returns typed :class:`~emblab.experiment.Results` and writes them as a results JSON (kind
+``compression``, one record per method × task) and a markdown table whose footer is the one
+provenance block of :func:`emblab.experiment.environment_lines`.
+
+Each (task, method) is one cell (:mod:`emblab.experiment.store`): its record holds the method's
+scored rows, kept in a fingerprinted, crash-safe :class:`~emblab.experiment.CellStore`
+(``OUT/cells`` beside the outputs, or ``$EMBLAB_CACHE/bench/<fingerprint>``), so a rerun of an
+interrupted benchmark computes only the missing cells, and the results are assembled from the
+cells the same way whether they were computed or read back.
 
 :func:`peer_specs_for_budgets` (from :mod:`emblab.bench.candidates`) lists every peer spec
 (baselines_and_eval.md §1) whose payload is exactly one of the byte budgets for width ``d``.
@@ -12,17 +20,20 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .._errors import EmblabError, InvalidParameterError
-from ..experiment.results import results_document
+import numpy as np
+
+from .._errors import DataError
+from ..experiment.markdown import table
+from ..experiment.provenance import environment_lines
+from ..experiment.results import Results, TaskResult, results_document
+from ..experiment.store import CellStore, cell_id, run_cells
 from ..io import atomic_write_json, atomic_write_text
 from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
 from .pareto import label
-
 
 
 def check_specs(specs: Sequence[str]) -> None:
@@ -31,15 +42,18 @@ def check_specs(specs: Sequence[str]) -> None:
     from ..registry import build
 
     for s in specs:
-        if not is_uncompressed(s):
+        if not is_uncompressed(s) and not is_artifact(s):
             build(s)
 
 
 def full_spec(spec: str) -> str:
-    """The full resolved spec of ``spec`` (every parameter); uncompressed names stay as they are."""
+    """The full resolved spec of ``spec`` (every parameter); uncompressed names and artifact
+    folders stay as they are."""
     from ..evaluation.tasks.base import UNCOMPRESSED, is_uncompressed
     from ..registry import resolve_spec
 
+    if is_artifact(spec):
+        return str(spec)
     return UNCOMPRESSED if is_uncompressed(spec) else resolve_spec(spec)
 
 
@@ -78,13 +92,167 @@ def result_record(res: Any, baseline: Any, budgets: set[int]) -> dict[str, Any]:
     return rec
 
 
-def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any], budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
+# --- cells: one per (task, method), in a fingerprinted store ---------------------------------------
+
+#: bump when the cell record layout changes (a store of an older layout is then refused)
+STORE_VERSION = 1
+
+
+def is_artifact(spec: Any) -> bool:
+    """True when ``spec`` names a saved artifact folder (evaluated as fitted) rather than a spec."""
+    return isinstance(spec, (str, Path)) and Path(spec).is_dir()
+
+
+def method_key(spec: str) -> str:
+    """What identifies a method in its cell: the full resolved spec, or for an artifact folder the
+    sha256 of its ``config.json`` (which records the sha256 of its weights)."""
+    if is_artifact(spec):
+        from ..io import sha256_file
+
+        config = Path(spec) / "config.json"   # missing: loading the artifact says what is wrong
+        return "artifact:" + (sha256_file(config) if config.is_file() else str(Path(spec).resolve()))
+    return full_spec(spec)
+
+
+def task_fingerprint(task: Any) -> dict[str, Any]:
+    """Identity of a loaded task's data: its name, the sha256 of every data file it read (from
+    ``dataset_info``), its URI and options, and the fingerprint of its fit set (in-memory tasks)."""
+    from ..io import fingerprint_array
+
+    info = task.dataset_info
+    return {"task": task.name, "files": sorted(set(_sha256s(info))), "uri": info.get("uri"),
+            "uri_options": info.get("uri_options"), "fit": fingerprint_array(task.fit_data())}
+
+
+def _sha256s(obj: Any) -> Iterator[str]:
+    if isinstance(obj, dict):
+        for key, val in obj.items():
+            if key == "sha256" and isinstance(val, str):
+                yield val
+            else:
+                yield from _sha256s(val)
+    elif isinstance(obj, (list, tuple)):
+        for val in obj:
+            yield from _sha256s(val)
+
+
+def bench_fingerprint(tasks: Sequence[Any], budgets: Iterable[int], fit_rows: int | None, mode: str) -> str:
+    """Fingerprint of a benchmark's cell store: the tasks' data (:func:`task_fingerprint`, after
+    the fit-row limit), the budgets, the fit-row limit and the mode (``quick``, ``full`` or
+    ``methods``). Methods are not part of it: each is a cell, so a rerun may add some."""
+    return cell_id({"version": STORE_VERSION, "tasks": [task_fingerprint(t) for t in tasks],
+                    "budgets": sorted(int(b) for b in budgets), "fit_rows": fit_rows, "mode": mode})
+
+
+def cache_store(fingerprint: str) -> Path:
+    """Default store of a benchmark without an output folder: ``$EMBLAB_CACHE/bench/<fingerprint>``."""
+    from ..data.paths import cache_dir
+
+    return cache_dir() / "bench" / fingerprint
+
+
+def open_store(root: str | Path, fingerprint: str, *, fresh: bool = False,
+               meta: dict[str, Any] | None = None) -> CellStore:
+    """The benchmark's :class:`~emblab.experiment.CellStore` at ``root``; ``fresh`` empties it first.
+
+    Raises
+    ------
+    DataError
+        ``root`` holds the cells of another benchmark configuration (one line).
+    """
+    import shutil
+
+    root = Path(root)
+    if fresh and (root / "store.json").is_file():   # only what a CellStore writes, never other files
+        for part in ("cells.jsonl", "store.json"):
+            (root / part).unlink(missing_ok=True)
+        for part in ("models", "preds"):
+            shutil.rmtree(root / part, ignore_errors=True)
+    try:
+        return CellStore(root, fingerprint, meta)
+    except DataError:
+        raise DataError(f"{root}: holds the cells of another benchmark configuration (the tasks' data, budgets, "
+                        "fit rows or mode differ); use another output folder, or start over with --fresh "
+                        "(fresh=True).") from None
+
+
+def _plain(obj: Any) -> Any:
+    """``obj`` as the store reads it back (plain JSON types), so a computed cell and a resumed
+    one give identical records."""
+    def default(o: Any) -> Any:
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+        return str(o)
+
+    return json.loads(json.dumps(obj, default=default))
+
+
+def reference_cell(task: Any) -> tuple[dict[str, Any], Callable[[], dict[str, Any]]]:
+    """The cell of a task's uncompressed row and reference rows (``Task.reference_results``)."""
+    def fn() -> dict[str, Any]:
+        rows = [task.evaluate(None)] + list(task.reference_results())
+        return {"rows": _plain([r.to_dict() for r in rows])}
+
+    return {"task": task.name, "reference": True}, fn
+
+
+def method_cell(task: Any, spec: str, fits: SharedFits) -> tuple[dict[str, Any], Callable[[], dict[str, Any]]]:
+    """The cell of one method on one task: every row of ``task.evaluate_all`` (fitted through
+    ``fits``, which shares fits between specs that differ only in inference parameters)."""
+    def fn() -> dict[str, Any]:
+        t0 = time.perf_counter()
+        model, shared = fits.model_for(spec)
+        results = task.evaluate_all(model)
+        fits.remember(spec, model)
+        return {"rows": _plain([r.to_dict() for r in results]), "fit_shared_with": shared,
+                "wall_time_s": time.perf_counter() - t0}
+
+    return {"task": task.name, "method": method_key(spec)}, fn
+
+
+def cell_results(rec: dict[str, Any]) -> list[TaskResult]:
+    """The :class:`~emblab.experiment.TaskResult` rows of a finished cell (fresh copies)."""
+    return [TaskResult(**copy.deepcopy(row)) for row in rec["rows"]]
+
+
+def method_records(rec: dict[str, Any], cand: Any, head: dict[str, Any], baseline: Any,
+                   budgets: set[int]) -> list[dict[str, Any]]:
+    """Results-document rows of a method cell: one per row it scored (ratios to ``baseline``,
+    budget tags, the spec as given), or one error row."""
+    if "error" in rec:
+        return [{**head, "method": full_spec(cand.spec), "error": rec["error"], "wall_time_s": rec.get("cell_s")}]
+    results = cell_results(rec)
+    out = []
+    for res in results:
+        row = {**result_record(res, baseline, budgets), "spec": cand.spec, "family": cand.family}
+        # a budget-first method (sae:budget=B) may pack into a few bytes less than B
+        if cand.budget and (row.get("bytes_per_vector") or 0) <= cand.budget:
+            row["budget"] = cand.budget
+        if rec.get("fit_shared_with") and isinstance(row.get("extra"), dict):
+            row["extra"]["fit_shared_with"] = rec["fit_shared_with"]
+        row["wall_time_s"] = rec["wall_time_s"] / len(results)
+        out.append(row)
+    return out
+
+
+def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, tasks: Sequence[Any],
+              budgets: Iterable[int] | None = DEFAULT_BUDGETS, *,
               out_dir: str | Path | None = None, command: str | None = None, config: dict | None = None,
               on_record: Callable[[dict], None] | None = None, on_start: Callable[[dict], None] | None = None,
               fit_rows: int | None = None, name: str = "bench", mode: str = "quick",
               time_budget_s: float | None = None, recipes: Any = None, faiss: bool = True,
-              ladders: dict[str, bool] | None = None, resume: bool = False) -> dict[str, Any]:
-    """Run methods × tasks and return (and optionally write) a results document.
+              ladders: dict[str, bool] | None = None, store: str | Path | Callable[[str], Any] | None = None,
+              fresh: bool = False, reference: bool = True) -> Results:
+    """Run (or resume) methods × tasks as cells and return (and optionally write) the results.
+
+    Every (task, method) pair is one cell of an :class:`~emblab.experiment.CellStore`, run through
+    :func:`~emblab.experiment.run_cells`: a cell the store holds is not run again, so an interrupted
+    run resumes where it stopped. The store's fingerprint (:func:`bench_fingerprint`: the tasks'
+    data, the budgets, the fit-row limit and the mode) must match, else it is refused in one line.
+    Cells that fail with an :class:`~emblab.EmblabError` and cells not run because of the time
+    budget are listed in the results but not stored, so a rerun runs them.
 
     Parameters
     ----------
@@ -92,19 +260,19 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         None: the peers and seed compressors that reach each budget
         (:func:`emblab.bench.candidates.default_candidates`); those the fit set cannot support
         get a ``skipped`` record with the reason. A callable gets the loaded task and returns its
-        specs (e.g. per embedding width).
+        specs (e.g. per embedding width). A saved artifact folder may stand for a spec.
     tasks : list of task names, task URIs or :class:`~emblab.evaluation.tasks.Task`
     budgets : iterable of int or None
         Byte budgets; records whose bytes/vector hit one are tagged with it.
     out_dir : path, optional
-        Writes ``<name>.json`` and ``<name>.md`` there (atomically, after every method, so a long
-        run interrupted keeps what it finished).
+        Writes ``<name>.json`` and ``<name>.md`` there (atomically, when the run ends).
     command, config : optional
         Recorded in the document.
     on_record : callable, optional
-        Called with each finished record (progress display).
+        Called with each record, computed or read back from the store (progress display).
     on_start : callable, optional
-        Called with ``{"task", "spec", "index", "total", "budget"}`` before each method is fitted.
+        Called with ``{"task", "spec", "index", "total", "budget"}`` before each method is fitted
+        (not for methods read back from the store).
     fit_rows : int, optional
         Fit on the first ``fit_rows`` rows of each task's fit set (documented smaller runs).
     mode : {"quick", "full"}
@@ -118,21 +286,27 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     ladders : dict, optional
         Extra peer ladders for the default candidates: ``{"additive": bool, "rabitq": bool}``
         (:func:`emblab.bench.candidates.peer_specs_for_budgets`).
-    resume : bool
-        Keep the finished (task, spec) records of an existing ``out_dir/<name>.json`` with the same
-        kind and budgets instead of running them again.
+    store : path or callable, optional
+        The cell store folder, or a function of the fingerprint returning it (e.g.
+        :func:`cache_store`). Default: ``out_dir/cells`` when ``out_dir`` is given, else
+        :func:`cache_store` (``$EMBLAB_CACHE/bench/<fingerprint>``).
+    fresh : bool
+        Empty the store first and compute every cell again.
+    reference : bool
+        Add each task's uncompressed row and reference rows (``Task.reference_results``); without
+        them, rows carry no ratios to uncompressed (``emblab eval``).
 
-    Each task contributes its uncompressed row, its reference rows (``Task.reference_results``,
-    e.g. popularity) and every row of ``Task.evaluate_all(spec)`` per spec (a task may score one
-    spec several ways; such rows carry a ``variant`` label). Records keep the ``spec`` they came
-    from. The document's kind is ``recsys`` when every task is a recommendation task, else
-    ``compression``.
+    Each task contributes its uncompressed row, its reference rows (e.g. popularity) and every row
+    of ``Task.evaluate_all(spec)`` per spec (a task may score one spec several ways; such rows
+    carry a ``variant`` label). Records keep the ``spec`` they came from. The document's kind is
+    ``recsys`` when every task is a recommendation task, else ``compression``.
 
     Returns
     -------
-    dict
-        Results document (``emblab.experiment.results`` schema, kind ``compression``) with a
-        ``verdict`` list (:func:`emblab.bench.verdict.verdict`).
+    Results
+        Kind ``compression`` (or ``recsys``); ``extra`` holds ``budgets``, ``config``,
+        ``fit_rows``, ``mode``, ``time_budget_s`` and the ``verdict`` list
+        (:func:`emblab.bench.verdict.verdict`).
     """
     from ..evaluation.tasks import get_task
     from .candidates import Candidate, default_candidates
@@ -141,30 +315,10 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
     budgets_set = set(int(b) for b in budgets) if budgets else set()
     if methods is not None and not callable(methods):
         check_specs(list(methods))
+    run_mode = mode if methods is None else "methods"
     task_objs = [get_task(t) for t in tasks]
-    records: list[dict[str, Any]] = []
-    datasets: dict[str, Any] = {}
-    doc: dict[str, Any] = {}
-    t_start = time.perf_counter()
     # recommendation tasks get their own report section (HR@10 vs bytes, baselines as lines)
     kind = "recsys" if task_objs and all(t.metadata.kind == "recsys" for t in task_objs) else "compression"
-    done = _finished(out_dir, name, kind, sorted(budgets_set)) if resume else {}
-
-    def flush() -> None:
-        nonlocal doc
-        doc = results_document(kind, records, command=command, dataset=datasets,
-                               budgets=sorted(budgets_set), config=config or {}, fit_rows=fit_rows,
-                               mode=mode if methods is None else "methods", time_budget_s=time_budget_s)
-        doc["verdict"] = verdict(doc)
-        if out_dir is not None:
-            write_outputs(doc, out_dir, name)
-
-    def emit(rec: dict[str, Any]) -> None:
-        records.append(rec)
-        if on_record:
-            on_record(rec)
-        flush()
-
     for task in task_objs:  # load everything first: a data error leaves no partial output
         task.load()
         if fit_rows is not None:
@@ -173,6 +327,62 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
         from ..io import guard_output
 
         guard_output(Path(out_dir) / f"{name}.json", "results", overwrite=True)
+    fingerprint = bench_fingerprint(task_objs, budgets_set, fit_rows, run_mode)
+    root = (store(fingerprint) if callable(store) else store) if store is not None else (
+        Path(out_dir) / "cells" if out_dir is not None else cache_store(fingerprint))
+    cells = open_store(root, fingerprint, fresh=fresh, meta={
+        "kind": "bench", "tasks": [t.name for t in task_objs], "budgets": sorted(budgets_set),
+        "fit_rows": fit_rows, "mode": run_mode})
+    stored = set(cells.load())
+    records: list[dict[str, Any]] = []
+    datasets: dict[str, Any] = {}
+    t_start = time.perf_counter()
+
+    def emit(rec: dict[str, Any]) -> None:
+        records.append(rec)
+        if on_record:
+            on_record(rec)
+
+    def run_task(task: Any, cands: list[Any]) -> None:
+        baseline = None
+        if reference:
+            (ref,) = run_cells(cells, [reference_cell(task)])
+            if "error" in ref:
+                raise DataError(f"task {task.name}: {ref['error']}")
+            baseline, *others = cell_results(ref)
+            datasets[task.name] = baseline.dataset
+            for res in [baseline] + others:
+                emit(result_record(res, baseline, budgets_set))
+        preload_backends([c.spec for c in cands if not c.skip])
+        fits = SharedFits()
+        running: list[tuple[Any, dict[str, Any]]] = []   # the candidate of the cell being run
+
+        def todo() -> Iterator[tuple[dict[str, Any], Callable[[], dict[str, Any]]]]:
+            # run_cells pulls one cell at a time, so skipped candidates are emitted in their place
+            for i, cand in enumerate(cands):
+                head = {"task": task.name, "method": cand.spec, "spec": cand.spec, "family": cand.family,
+                        "budget": cand.budget or None}
+                if cand.skip:
+                    emit({**head, "skipped": f"cannot fit: {cand.skip}"})
+                    continue
+                cfg, fn = method_cell(task, cand.spec, fits)
+                new = cell_id(cfg) not in stored
+                if new and time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
+                    emit({**head, "skipped": f"not run: the time budget of {time_budget_s:g} s was used up"})
+                    continue
+                if new and on_start:
+                    on_start({**head, "index": i + 1, "total": len(cands)})
+                running.append((cand, head))
+                yield cfg, fn
+
+        def finished(rec: dict[str, Any], resumed: bool) -> None:
+            if "error" not in rec and task.name not in datasets:
+                datasets[task.name] = cell_results(rec)[0].dataset
+            for row in method_records(rec, *running[-1], baseline, budgets_set):
+                emit(row)
+
+        run_cells(cells, todo(), on_record=finished)
+
     for task in task_objs:
         X_fit = task.fit_data()
         if methods is None:
@@ -183,51 +393,14 @@ def run_bench(methods: Sequence[str] | Callable[[Any], Sequence[str]] | None, ta
             if callable(methods):
                 check_specs(specs)
             cands = [Candidate(0, s, "given") for s in distinct_specs(specs)]
-        baseline = task.evaluate(None)
-        datasets[task.name] = baseline.dataset
-        for res in [baseline] + task.reference_results():
-            emit(result_record(res, baseline, budgets_set))
-        preload_backends([c.spec for c in cands if not c.skip])
-        fits = SharedFits()
-        for i, cand in enumerate(cands):
-            head = {"task": task.name, "method": cand.spec, "spec": cand.spec, "family": cand.family,
-                    "budget": cand.budget or None}
-            if cand.skip:
-                emit({**head, "skipped": f"cannot fit: {cand.skip}"})
-                continue
-            if (task.name, cand.spec) in done:  # finished by an earlier run of the same benchmark
-                for rec in done[(task.name, cand.spec)]:
-                    emit(rec)
-                continue
-            if time_budget_s is not None and time.perf_counter() - t_start > time_budget_s:
-                emit({**head, "skipped": f"not run: the time budget of {time_budget_s:g} s was used up"})
-                continue
-            if on_start:
-                on_start({**head, "index": i + 1, "total": len(cands)})
-            t0 = time.perf_counter()
-            shared = None
-            try:
-                model, shared = fits.model_for(cand.spec)
-                results = task.evaluate_all(model)
-            except EmblabError as exc:
-                results = [{**head, "method": full_spec(cand.spec),
-                            "error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}]
-            else:
-                fits.remember(cand.spec, model)
-            wall = time.perf_counter() - t0
-            for res in results:
-                rec = res if isinstance(res, dict) else {**result_record(res, baseline, budgets_set),
-                                                         "spec": cand.spec, "family": cand.family}
-                # a budget-first method (sae:budget=B) may pack into a few bytes less than B
-                if cand.budget and "error" not in rec and (rec.get("bytes_per_vector") or 0) <= cand.budget:
-                    rec["budget"] = cand.budget
-                if shared and isinstance(rec.get("extra"), dict):
-                    rec["extra"]["fit_shared_with"] = shared
-                rec["wall_time_s"] = wall / len(results)
-                emit(rec)
-    if not records:
-        flush()
-    return doc
+        run_task(task, cands)
+    res = Results.from_dict(results_document(
+        kind, records, command=command, dataset=datasets, budgets=sorted(budgets_set), config=config or {},
+        fit_rows=fit_rows, mode=run_mode, time_budget_s=time_budget_s))
+    res.extra["verdict"] = verdict(res)
+    if out_dir is not None:
+        write_outputs(res, out_dir, name)
+    return res
 
 
 #: the library each method family imports on first use (seconds on a busy machine)
@@ -275,7 +448,7 @@ class SharedFits:
         from ..evaluation.tasks.base import is_uncompressed
         from ..registry import build
 
-        if is_uncompressed(spec):
+        if is_uncompressed(spec) or is_artifact(spec):   # evaluated as it is
             return spec, None
         model = build(spec)
         key = self._key(model)
@@ -290,27 +463,6 @@ class SharedFits:
             self._fitted[key[0]] = (spec, model)
 
 
-def _finished(out_dir: str | Path | None, name: str, kind: str, budgets: list[int]) -> dict[tuple, list[dict]]:
-    """Records of ``out_dir/<name>.json`` by (task, spec), to resume an interrupted run.
-
-    Only a results document of the same kind and budgets counts; rows that ended in an error or
-    were not run (time budget) are run again.
-    """
-    if out_dir is None or not (Path(out_dir) / f"{name}.json").is_file():
-        return {}
-    try:
-        old = json.loads((Path(out_dir) / f"{name}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(old, dict) or old.get("kind") != kind or old.get("budgets") != budgets:
-        return {}
-    out: dict[tuple, list[dict]] = {}
-    for rec in old.get("records") or []:
-        if isinstance(rec, dict) and "spec" in rec:
-            out.setdefault((rec.get("task"), rec["spec"]), []).append(rec)
-    return {k: v for k, v in out.items() if not any("error" in r or "skipped" in r for r in v)}
-
-
 def _limit_fit_rows(task: Any, n: int) -> None:
     X = task.fit_data()
     if n < len(X):
@@ -321,7 +473,9 @@ def _limit_fit_rows(task: Any, n: int) -> None:
 
 # --- tables ------------------------------------------------------------------------------------
 
-def _metric_columns(records: list[dict], task: str) -> list[str]:
+def metric_columns(records: list[dict], task: str) -> list[str]:
+    """Metric keys of ``task``'s records (numeric fields that are not bytes, times, ratios or
+    labels), in their first order."""
     cols: list[str] = []
     for r in records:
         if r.get("task") != task or "error" in r:
@@ -343,7 +497,12 @@ HEADLINE = {"recall@10_asym": "R@10 asym", "recall@10_sym": "R@10 sym", "r10@100
 
 
 
-def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
+def as_results(doc: Results | dict[str, Any]) -> Results:
+    """``doc`` as typed :class:`~emblab.experiment.Results` (a results document dict is converted)."""
+    return doc if isinstance(doc, Results) else Results.from_dict(doc)
+
+
+def table_rows(res: Results, task: str, headline: bool = False) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one task's table, sorted by bytes/vector then main score (descending).
 
     Skipped methods are not rows (:func:`not_run_lines` lists them with their reasons). The
@@ -352,12 +511,12 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     ``headline`` keeps the main score and one more headline metric (80-column terminals).
     """
     recs, seen = [], set()
-    for r in doc["records"]:
+    for r in res.records:
         key = (r.get("method"), r.get("variant"))
         if r.get("task") == task and "skipped" not in r and key not in seen:
             seen.add(key)
             recs.append(r)
-    cols = _metric_columns(recs, task)
+    cols = metric_columns(recs, task)
     main = next((r.get("main_score") for r in recs if r.get("main_score")), cols[0] if cols else "")
     if headline:
         cols = ([main] if main in cols else []) + [c for c in cols if c in HEADLINE and c != main][:1]
@@ -383,10 +542,10 @@ def table_rows(doc: dict, task: str, headline: bool = False) -> tuple[list[str],
     return header, rows
 
 
-def not_run_lines(doc: dict, task: str) -> list[str]:
+def not_run_lines(res: Results, task: str) -> list[str]:
     """One line per method of ``task`` that failed or was not run, with the reason."""
     out = []
-    for r in doc["records"]:
+    for r in res.records:
         if r.get("task") != task:
             continue
         name = r.get("spec") or r["method"]
@@ -397,58 +556,51 @@ def not_run_lines(doc: dict, task: str) -> list[str]:
     return out
 
 
-def tasks_in(doc: dict) -> list[str]:
+def tasks_in(res: Results) -> list[str]:
+    """Tasks of the records, in their first order."""
     seen: list[str] = []
-    for r in doc["records"]:
+    for r in res.records:
         if r.get("task") not in seen:
             seen.append(r.get("task"))
     return seen
 
 
-def markdown_table(doc: dict) -> str:
-    """Markdown tables (one per task) with machine, versions, command and date."""
-    env = doc.get("environment", {})
-    lines = ["# emblab " + ("recommendation" if doc.get("kind") == "recsys" else "compression") + " benchmark", ""]
-    for task in tasks_in(doc):
-        header, rows = table_rows(doc, task)
-        lines += [f"## {task}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        # a '|' inside a spec (pca:dim=128|int8) would split the markdown cell
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        missing = not_run_lines(doc, task)
+def markdown_table(res: Results | dict[str, Any]) -> str:
+    """Markdown tables (one per task), the provenance footer
+    (:func:`~emblab.experiment.environment_lines`) and the verdict."""
+    res = as_results(res)
+    lines = ["# emblab " + ("recommendation" if res.kind == "recsys" else "compression") + " benchmark", ""]
+    for task in tasks_in(res):
+        header, rows = table_rows(res, task)
+        lines += [f"## {task}", "", *table(header, rows)]
+        missing = not_run_lines(res, task)
         if missing:
             lines += ["", "Not run or failed:", ""] + [f"- {m}" for m in missing]
         lines.append("")
-        if doc.get("kind") == "recsys":
+        if res.kind == "recsys":
             from .pareto import markdown_summary
 
             for metric in ("hr@10", "recall@10_last5"):
                 lines += [f"### {task}: {metric}", "",
-                          markdown_summary([r for r in doc["records"] if r.get("task") == task], metric,
-                                           (doc.get("dataset") or {}).get(task)), ""]
-    m = env.get("machine", {})
-    pk = env.get("packages", {})
-    lines += ["## Environment", "",
-              f"- machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb')} GB" + (f", GPU {m['gpu']}" if m.get("gpu") else ""),
-              f"- versions: emblab {env.get('emblab')}, python {env.get('python')}, "
-              + ", ".join(f"{k} {v}" for k, v in pk.items()),
-              f"- command: `{env.get('command')}`", f"- date: {env.get('date_utc')} (commit {env.get('git_commit')})"]
-    if doc.get("fit_rows"):
-        lines.append(f"- fit sets limited to their first {doc['fit_rows']} rows")
-    if doc.get("mode") == "quick":
-        lines.append("- quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
+                          markdown_summary(res.where(task=task), metric, res.dataset.get(task)), ""]
+    notes = []
+    if res.extra.get("fit_rows"):
+        notes.append(f"fit sets limited to their first {res.extra['fit_rows']} rows")
+    if res.extra.get("mode") == "quick":
+        notes.append("quick mode: OPQ and FastScan PQ left out (`--full` adds them)")
     from .verdict import verdict_markdown
 
-    lines += [""] + verdict_markdown(doc)
+    lines += environment_lines(res.environment, notes=notes) + [""] + verdict_markdown(res)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def rich_tables(doc: dict) -> list[Any]:
+def rich_tables(res: Results) -> list[Any]:
     """rich Table objects, one per task."""
     from rich.table import Table
 
     out = []
-    for task in tasks_in(doc):
-        header, rows = table_rows(doc, task, headline=True)
+    for task in tasks_in(res):
+        header, rows = table_rows(res, task, headline=True)
         t = Table(title=task, show_lines=False)
         labels = [HEADLINE.get(h, h) for h in header]
         labels[1], labels[-2] = "B/vec", "÷ f32"
@@ -462,9 +614,9 @@ def rich_tables(doc: dict) -> list[Any]:
     return out
 
 
-def write_outputs(doc: dict, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
+def write_outputs(res: Results, out_dir: str | Path, name: str = "bench") -> tuple[Path, Path]:
     """Write ``<name>.json`` and ``<name>.md`` into ``out_dir`` atomically."""
     out = Path(out_dir)
-    atomic_write_json(out / f"{name}.json", doc, kind="results")
-    atomic_write_text(out / f"{name}.md", markdown_table(doc))
+    atomic_write_json(out / f"{name}.json", res.to_dict(), kind="results")
+    atomic_write_text(out / f"{name}.md", markdown_table(res))
     return out / f"{name}.json", out / f"{name}.md"

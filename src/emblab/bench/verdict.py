@@ -7,13 +7,16 @@ Pareto front of (bytes, score). Each entry carries the score as a ratio to uncom
 the fit and search times, the exact spec, and the command that reproduces and ships it
 (``emblab export``).
 
-Reads result records only (design.md section 9): nothing is re-run here.
+Reads typed results only (:class:`~emblab.experiment.Results`, design.md section 9): nothing is
+re-run here.
 """
 
 from __future__ import annotations
 
 import shlex
 from typing import Any
+
+from ..experiment.results import Results
 
 #: headline metric names as people write them
 METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10_asym": "Recall@10", "spearman": "Spearman",
@@ -24,8 +27,8 @@ def _ok(r: dict[str, Any]) -> bool:
     return "error" not in r and "skipped" not in r and isinstance(r.get(r.get("main_score") or ""), (int, float))
 
 
-def verdict(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One entry per (task, budget) of a results document.
+def verdict(res: Results) -> list[dict[str, Any]]:
+    """One entry per (task, budget) of a benchmark's results (budgets: ``res.extra["budgets"]``).
 
     Returns
     -------
@@ -36,7 +39,7 @@ def verdict(doc: dict[str, Any]) -> list[dict[str, Any]]:
         next best row, or None), ``reproduce`` (command line).
     """
     out: list[dict[str, Any]] = []
-    records = doc.get("records", [])
+    records = res.records
     tasks: list[str] = []
     for r in records:
         if r.get("task") not in tasks:
@@ -47,8 +50,8 @@ def verdict(doc: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         main = recs[0]["main_score"]
         base = next((r for r in recs if r["method"] == "float32"), None)
-        info = (doc.get("dataset") or {}).get(task, {})
-        for b in doc.get("budgets") or []:
+        info = res.dataset.get(task, {})
+        for b in res.extra.get("budgets") or []:
             pool = [r for r in recs if r["bytes_per_vector"] <= b]
             ranked = sorted(pool, key=lambda r: (-r[main], r["bytes_per_vector"], r.get("fit_time_s") or 0.0))
             entry: dict[str, Any] = {"task": task, "budget": int(b), "metric": main, "spec": None,
@@ -80,10 +83,10 @@ def _seconds(v: Any) -> str:
     return "–" if v is None else (f"{v:.1f} s" if v >= 1 else f"{v * 1000:.0f} ms")
 
 
-def verdict_lines(doc: dict[str, Any]) -> list[str]:
+def verdict_lines(res: Results) -> list[str]:
     """Plain-text verdict (terminal): one block per task, two lines per budget, no truncation."""
     lines: list[str] = []
-    entries = doc.get("verdict") or verdict(doc)
+    entries = res.extra.get("verdict") or verdict(res)
     for task in dict.fromkeys(e["task"] for e in entries):
         es = [e for e in entries if e["task"] == task]
         metric = METRIC_LABELS.get(es[0]["metric"], es[0]["metric"])
@@ -105,9 +108,9 @@ def verdict_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verdict_markdown(doc: dict[str, Any]) -> list[str]:
+def verdict_markdown(res: Results) -> list[str]:
     """Markdown verdict table(s) with the exact specs and the export command."""
-    entries = doc.get("verdict") or verdict(doc)
+    entries = res.extra.get("verdict") or verdict(res)
     lines: list[str] = []
     for task in dict.fromkeys(e["task"] for e in entries):
         es = [e for e in entries if e["task"] == task]

@@ -43,14 +43,13 @@ Search modes (all keep only the codes of the catalogue; nothing decodes the whol
                    μ + t e, e = x̂/||x̂||, t > 0 such that ||μ + t e|| = 1), again O(k) per item.
 ``symmetric``      the same with decode(encode(q)) as the query.
 
-Every mode reads packed catalogues one chunk at a time (:class:`~emblab.retrieval.sparse_search.SparseIndex`
+Every mode reads packed catalogues one chunk at a time (:class:`~emblab.sparse_search.SparseIndex`
 with a row reader); per-item norms and, for the sparse mode, posting lists are cached per catalogue.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -307,12 +306,12 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
     def _checkpoint_path(self, X: np.ndarray) -> str | None:
         if self.checkpoint_dir is None:
             return None
-        from ..io import fingerprint_array
+        from ..io import fingerprint_array, stable_json
 
         skip = set(CODING_PARAMS) | {"train_k", "checkpoint_dir", "progress", "device"}
         params = {k: v for k, v in self.get_params().items() if k not in skip}
         params["training_k"] = self.training_k()
-        key = json.dumps({"params": params, "data": fingerprint_array(X)}, sort_keys=True, default=str)
+        key = stable_json({"params": params, "data": fingerprint_array(X)})
         return str(Path(self.checkpoint_dir) / f"sae-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
 
     def _fit(self, X: np.ndarray, X_val: np.ndarray | None) -> None:
@@ -360,7 +359,7 @@ class SparseAutoencoder(SparseCodeSearch, BaseCompressor):
         self.history_ = {**hist.to_dict(), "val_recon_cos": [1.0 - v for v in hist.val_loss],
                          "k_per_epoch": [self.k_at_epoch(e) for e in range(len(hist.train_loss))]}
         # the trained encoder's usage (a training statistic; an OMP pass here would cost k times more)
-        from ..retrieval.sparse_search import latent_usage
+        from ..sparse_search import latent_usage
         from .sae_coding import select_support
 
         sub = self._prepare(X[: min(n, 200_000)])

@@ -2,7 +2,7 @@
 
 :class:`SparseCodeSearch` is the half of :class:`~emblab.compressors.sae.SparseAutoencoder` that reads
 codes: :meth:`~SparseCodeSearch.unpack` turns (a chunk of) codes into latent indices and float values,
-and every search mode goes through a :class:`~emblab.retrieval.sparse_search.SparseIndex` whose row
+and every search mode goes through a :class:`~emblab.sparse_search.SparseIndex` whose row
 reader unpacks ``search_chunk`` rows at a time, so a packed catalogue is never unpacked whole. Per-item
 norms (and, for the sparse mode, posting lists) are cached for the last catalogue searched.
 
@@ -41,7 +41,7 @@ class SparseCodeSearch:
 
     # --- decoding -------------------------------------------------------------------------------
     def _raw_decode(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
-        from ..retrieval.sparse_search import codes_to_csr
+        from ..sparse_search import codes_to_csr
 
         return np.asarray(codes_to_csr(idx, val, self.h) @ self.W_dec_, dtype=np.float32)
 
@@ -81,9 +81,9 @@ class SparseCodeSearch:
 
     # --- search ---------------------------------------------------------------------------------
     def sparse_index(self, codes: Codes):
-        """:class:`~emblab.retrieval.sparse_search.SparseIndex` reading ``codes`` chunk by chunk, with
+        """:class:`~emblab.sparse_search.SparseIndex` reading ``codes`` chunk by chunk, with
         per-item norms (cached for the last catalogue searched)."""
-        from ..retrieval.sparse_search import SparseIndex
+        from ..sparse_search import SparseIndex
 
         a = codes.arrays
         key = (tuple(id(v) for v in a.values()), len(codes), self.fingerprint)
@@ -120,7 +120,7 @@ class SparseCodeSearch:
 
     def latent_stats(self, codes: Codes) -> dict[str, float]:
         """Dead-latent fraction and usage skew of ``codes`` (see :func:`latent_usage`)."""
-        from ..retrieval.sparse_search import usage_from_counts
+        from ..sparse_search import usage_from_counts
 
         self.check_codes(codes)
         counts = np.zeros(self.h, np.int64)

@@ -65,7 +65,7 @@ def git_commit() -> str | None:
 
 def environment(command: str | None = None) -> dict[str, Any]:
     """Everything a reader needs to know where a number came from."""
-    from .. import __version__
+    from ..version import __version__
 
     return {"emblab": __version__, "python": platform.python_version(), "packages": package_versions(),
             "machine": machine_info(), "command": command or " ".join(sys.argv),

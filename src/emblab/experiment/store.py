@@ -23,14 +23,14 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .._errors import DataError, EmblabError
-from ..io import atomic_save_npy, atomic_write_json
+from ..io import atomic_save_npy, atomic_write_json, json_default, stable_json
 
 STORE_VERSION = 1
 
 
 def cell_id(config: Any) -> str:
     """Stable file-name-safe id of a JSON-able cell config."""
-    text = config if isinstance(config, str) else json.dumps(config, sort_keys=True, default=str)
+    text = config if isinstance(config, str) else stable_json(config)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -77,7 +77,7 @@ class CellStore:
         if preds is not None:
             atomic_save_npy(self.root / "preds" / f"{rec['id']}.npy", np.asarray(preds, np.float32))
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec, sort_keys=True, default=float) + "\n")
+            f.write(json.dumps(rec, sort_keys=True, default=json_default) + "\n")
             f.flush()
             os.fsync(f.fileno())
 

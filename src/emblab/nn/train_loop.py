@@ -12,8 +12,9 @@ disk: batches are gathered by index, so a 10^7-row ``np.memmap`` streams without
   states and the config) from which an interrupted fit resumes,
 - a rich progress bar.
 
-Checkpoints use ``torch.save`` and are read back with ``torch.load(weights_only=True)``, which
-refuses arbitrary pickled objects; model *artifacts* never use it (they are safetensors).
+Checkpoints are folders of ``state.safetensors`` + ``state.json`` (:mod:`emblab.nn.checkpoint`, the
+format every training loop uses): no pickle is written or read, and the folder is swapped in
+atomically, so a kill leaves the previous epoch's checkpoint intact.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,9 +32,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .._deps import require, torch_device
-from .._errors import ArtifactError, FitError, InvalidParameterError
+from .._errors import FitError, InvalidParameterError
 
-CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_NAME = "checkpoint"
 
 
 @dataclass
@@ -61,7 +61,7 @@ class TrainConfig:
     grad_clip : float or None
         Max gradient norm.
     checkpoint_dir : str or None
-        Where to write ``checkpoint.pt`` after every epoch; an existing compatible checkpoint is
+        Where to write the ``checkpoint/`` folder after every epoch; an existing compatible checkpoint is
         resumed.
     progress : bool
         Show a rich progress bar.
@@ -120,19 +120,6 @@ def split_train_val(n: int, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def _rng_state(torch) -> dict[str, Any]:
-    st = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
-def _set_rng_state(torch, st: dict[str, Any]) -> None:
-    torch.set_rng_state(st["torch"])
-    if "cuda" in st and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(st["cuda"])
-
-
 def fit_module(
     module: Any,
     loss_fn: Callable[[Any, Sequence[Any]], Any],
@@ -176,7 +163,7 @@ def fit_module(
         Load the best state at the end (True) or keep the last epoch's weights (False). Early
         stopping works the same either way.
     extra_state, restore_extra_state : callables, optional
-        Extra JSON/tensor state to keep in checkpoints (e.g. dead-latent counters).
+        Extra JSON-able state to keep in checkpoints (e.g. dead-latent counters).
     optimizer : torch.optim.Optimizer, optional
         Default: Adam (AdamW if weight decay) over ``module.parameters()``.
 
@@ -227,18 +214,15 @@ def fit_module(
     start_epoch = 0
     ckpt_path = Path(cfg.checkpoint_dir) / CHECKPOINT_NAME if cfg.checkpoint_dir else None
     if ckpt_path is not None and ckpt_path.exists():
-        try:
-            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/UnpicklingError/EOFError for damage
-            raise ArtifactError(f"{ckpt_path}: unreadable training checkpoint ({' '.join(str(exc).split())[:160]}); "
-                                "delete it to start the fit over.") from exc
-        if not isinstance(ck, dict):
-            raise ArtifactError(f"{ckpt_path}: not an emblab training checkpoint; delete it to start the fit over.")
+        from .checkpoint import load_checkpoint, restore_rng, unflatten_optimizer, unprefixed
+
+        tensors, ck = load_checkpoint(ckpt_path, device="cpu", hint="delete it to start the fit over")
         if ck.get("config_fingerprint") == cfg.fingerprint() and ck.get("n") == int(n):
-            module.load_state_dict(ck["module"])
-            optimizer.load_state_dict(ck["optimizer"])
-            _set_rng_state(torch, ck["rng"])
-            best_state = ck["best_state"]
+            module.load_state_dict(unprefixed("module", tensors))
+            unflatten_optimizer(optimizer, "optimizer", tensors, ck["optimizer"])
+            restore_rng(tensors)
+            best_state = ({k: v.to(device) for k, v in unprefixed("best", tensors).items()}
+                          if ck.get("has_best") else None)
             h = ck["history"]
             hist.train_loss, hist.val_loss = list(h["train_loss"]), list(h["val_loss"])
             hist.best_epoch, hist.best_val = int(h["best_epoch"]), float(h["best_val"])
@@ -308,16 +292,19 @@ def fit_module(
                   and epoch - max(hist.best_epoch, select_from_epoch - 1) >= cfg.patience):
                 stopped = True
             if ckpt_path is not None and rank == 0:
+                from .checkpoint import flatten_optimizer, prefixed, rng_tensors, save_checkpoint
+
+                opt_tensors, opt_structure = flatten_optimizer(optimizer, "optimizer")
+                tensors = {**prefixed("module", module.state_dict()), **prefixed("best", best_state),
+                           **opt_tensors, **rng_tensors()}
                 ckpt_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = ckpt_path.with_name(ckpt_path.name + f".tmp-{os.getpid()}")
-                torch.save({"module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                            "epoch": epoch, "best_state": best_state, "rng": _rng_state(torch),
-                            "history": {"train_loss": hist.train_loss, "val_loss": hist.val_loss,
-                                        "best_epoch": hist.best_epoch, "best_val": hist.best_val},
-                            "config_fingerprint": cfg.fingerprint(), "config": dataclasses.asdict(cfg),
-                            "n": int(n), "stopped": stopped,
-                            "extra": extra_state() if extra_state is not None else {}}, tmp)
-                os.replace(tmp, ckpt_path)
+                save_checkpoint(ckpt_path, tensors, {
+                    "epoch": epoch, "has_best": best_state is not None, "optimizer": opt_structure,
+                    "history": {"train_loss": hist.train_loss, "val_loss": hist.val_loss,
+                                "best_epoch": hist.best_epoch, "best_val": hist.best_val},
+                    "config_fingerprint": cfg.fingerprint(), "config": dataclasses.asdict(cfg),
+                    "n": int(n), "stopped": stopped,
+                    "extra": extra_state() if extra_state is not None else {}})
             if stopped:
                 hist.stopped_early = True
                 break

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import FitError, InvalidParameterError
+from ..io import stable_json
 
 __all__ = ["CF_METHODS", "GRIDS", "LearnedFactors", "parse_cf_spec", "cf_spec", "interaction_matrix",
            "fit_factors", "learn_factors"]
@@ -198,8 +199,8 @@ def _cache_key(content: str, name: str, params: dict[str, Any], split_key: dict[
         version = md.version("implicit")
     except md.PackageNotFoundError:  # pragma: no cover - fit_factors raises first
         version = "?"
-    blob = json.dumps({"data": content, "spec": cf_spec(name, params), "split": split_key, "implicit": version,
-                       "code": _CODE_VERSION}, sort_keys=True, default=str)
+    blob = stable_json({"data": content, "spec": cf_spec(name, params), "split": split_key, "implicit": version,
+                        "code": _CODE_VERSION})
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..experiment.provenance import environment
-from ..experiment.results import write_results
+from ..experiment.provenance import environment_lines
+from ..experiment.results import Results, read_results, write_results
 from .intrinsic_dimension import plot_curves, spec_template, summarize
 from .sweep import SweepConfig, context_baselines, prepare_task, run_sweep
 from .tasks import RegressionTask
@@ -85,15 +85,12 @@ def markdown(doc: dict[str, Any]) -> str:
               "|---|---|" + "---|" * len(dims)]
     for m in doc["records"]:
         lines.append(f"| `{_spec(m)}` | {m['regressor']} | " + " | ".join(f"{v:.3f}" for v in m["val_mse_mean"]) + " |")
-    cfg = doc["config"]
-    lines += ["", "## Provenance", "",
-              f"- config: `{cfg}`",
-              f"- sweep wall time of this run: {doc['sweep_seconds']:.0f} s ({doc['n_cells_run']} cells run now, "
-              f"{doc['n_cells_resumed']} resumed); all runs of this sweep: {doc['sweep_seconds_all_runs']:.0f} s "
-              f"({len(doc['runs'])} run(s))",
-              f"- machine: {env['machine']}", f"- emblab {env['emblab']}, python {env['python']}, "
-              f"packages {env['packages']}", f"- command: `{env['command']}`", f"- date: {env['date_utc']}"]
-    lines += [f"- edit of the records after the run ({e['date']}): {e['what']}" for e in doc.get("record_edits", [])]
+    notes = [f"config: `{doc['config']}`",
+             f"sweep wall time of this run: {doc['sweep_seconds']:.0f} s ({doc['n_cells_run']} cells run now, "
+             f"{doc['n_cells_resumed']} resumed); all runs of this sweep: {doc['sweep_seconds_all_runs']:.0f} s "
+             f"({len(doc['runs'])} run(s))"]
+    notes += [f"edit of the records after the run ({e['date']}): {e['what']}" for e in doc.get("record_edits", [])]
+    lines += [""] + environment_lines(env, notes=notes)
     lines.append("")
     return "\n".join(lines)
 
@@ -150,13 +147,23 @@ def run_study(task: RegressionTask, cfg: SweepConfig, out_dir: str | Path, *, pr
                         sweep_seconds_all_runs=float(sum(r["seconds"] for r in runs)),
                         cells_seconds_total=float(sum(r.get("cell_s", r.get("fit_s", 0.0) + sum(
                             g["fit_s"] for g in r["regressors"].values())) for r in records)))
-    from ..io import atomic_path
-
-    with atomic_path(out / f"intrinsic_dim_{name}.md") as tmp:
-        Path(tmp).write_text(markdown(doc), encoding="utf-8")
-    plot_curves(summary, out / f"intrinsic_dim_{name}.png", title=name,
-                constant_val_mse=ctx["constant"]["val"]["mse"])
+    render_study(doc, out, name)
     return doc
 
 
-__all__ = ["run_study", "markdown", "environment"]
+def render_study(doc: dict[str, Any] | Results, out_dir: str | Path, name: str) -> None:
+    """Write ``intrinsic_dim_<name>.md`` and ``.png`` into ``out_dir`` from a study document alone."""
+    from ..io import atomic_write_text
+
+    if isinstance(doc, Results):
+        doc = doc.to_dict()
+    out = Path(out_dir)
+    atomic_write_text(out / f"intrinsic_dim_{name}.md", markdown(doc))
+    plot_curves({"methods": doc["records"], "d_in": doc["d_in"]}, out / f"intrinsic_dim_{name}.png", title=name,
+                constant_val_mse=doc["context"]["constant"]["val"]["mse"])
+
+
+def render_results(path: str | Path) -> None:
+    """Re-render the markdown and figure beside a committed ``intrinsic_dim_<name>.json``."""
+    path = Path(path)
+    render_study(read_results(path), path.parent, path.stem.removeprefix("intrinsic_dim_"))

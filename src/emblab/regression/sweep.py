@@ -16,7 +16,6 @@ and configuration and refuses to mix results from another one.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 
 from .._errors import DataError, InvalidParameterError
 from ..experiment.store import CellStore
+from ..io import stable_json
 from .regressors import REGRESSORS, make_regressor, metrics
 from .tasks import RegressionTask
 
@@ -83,7 +83,7 @@ class SweepConfig:
     def fingerprint(self) -> str:
         d = asdict(self)
         d.pop("device")
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(stable_json(d).encode()).hexdigest()[:16]
 
 
 def cell_id(compressor: str, d: int | str, seed: int) -> str:

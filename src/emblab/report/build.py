@@ -2,7 +2,9 @@
 
 The page has a summary table (one row per results file), then one section per file with its
 figures, tables and provenance (dataset fingerprint, method specs, machine, versions, date,
-command). A file that cannot be read or rendered becomes a visible message on the page.
+command). Every file is read by :func:`emblab.experiment.read_results` and rendered by the section
+registered for its kind (:mod:`emblab.report.registry`). A file that cannot be read or rendered
+becomes a visible message on the page.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .._errors import DataError
+from ..experiment.results import Results, read_results
 from ..io import atomic_path
-from .sections import RENDERERS, Section, SectionError, generic_section, html_table
+from .sections import Section, SectionError, html_table, section_for
 
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222;padding:0 16px}
@@ -29,20 +32,6 @@ img{max-width:100%;border:1px solid #eee;margin:8px 0}.prov{font-size:12px;color
 """
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SectionError(f"{path}: file not found") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SectionError(f"{path.name}: not valid JSON ({exc})") from exc
-    if not isinstance(doc, dict):
-        raise SectionError(f"{path.name}: expected a JSON object at the top level")
-    if "kind" not in doc:
-        raise SectionError(f"{path.name}: no 'kind' field; not an emblab results file")
-    return doc
-
-
 def _is_other_json(path: Path) -> bool:
     """True for a readable JSON object that carries neither 'schema' nor 'kind'."""
     try:
@@ -52,23 +41,24 @@ def _is_other_json(path: Path) -> bool:
     return isinstance(doc, dict) and "schema" not in doc and "kind" not in doc
 
 
-def _provenance(doc: dict[str, Any]) -> dict[str, Any]:
-    env = doc.get("environment") or {}
+def _provenance(res: Results) -> dict[str, Any]:
+    env = res.environment
     mach = env.get("machine") or {}
     pk = env.get("packages") or {}
     return {
-        "dataset": json.dumps(doc.get("dataset") or {}, sort_keys=True)[:400],
+        "dataset": json.dumps(res.dataset, sort_keys=True)[:400],
         "machine": f"{mach.get('cpu', '?')}, {mach.get('cores', '?')} cores" + (f", GPU {mach['gpu']}" if mach.get("gpu") else ""),
         "versions": ", ".join([f"emblab {env.get('emblab', '?')}", f"python {env.get('python', '?')}"] +
                               [f"{k} {v}" for k, v in sorted(pk.items())]),
-        "date": env.get("date_utc") or doc.get("created_utc", "?"),
+        "date": env.get("date_utc") or res.created_utc or "?",
         "command": env.get("command", "?"),
         "commit": env.get("git_commit") or "?",
     }
 
 
 def render_sections(paths: Iterable[str | os.PathLike]) -> list[Section]:
-    """Read each results file and render its section (errors become error sections)."""
+    """Read each results file and render it with the section registered for its kind (errors
+    become error sections)."""
     sections = []
     files: list[Path] = []
     for p in paths:
@@ -82,15 +72,14 @@ def render_sections(paths: Iterable[str | os.PathLike]) -> list[Section]:
         raise DataError("no results files given; pass result JSON files or folders holding them.")
     for f in files:
         try:
-            doc = _load(f)
-            renderer = RENDERERS.get(str(doc["kind"]), generic_section)
-            sec = renderer(doc, f.stem)
-            sec.provenance = _provenance(doc)
-            for name in doc.get("plots") or []:
+            res = read_results(f)
+            sec = section_for(res.kind)(res, f.stem)
+            sec.provenance = _provenance(res)
+            for name in res.extra.get("plots") or []:
                 png = f.parent / str(name)
                 if png.suffix == ".png" and png.exists():
                     sec.images.append(png)
-        except SectionError as exc:
+        except (SectionError, DataError) as exc:
             sec = Section(f"{f.stem}", "error", f.stem, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not sink the page
             sec = Section(f"{f.stem}", "error", f.stem,

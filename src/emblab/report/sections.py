@@ -1,6 +1,9 @@
-"""One renderer per experiment kind: results document -> :class:`Section` (figures + tables).
+"""One registered renderer per experiment kind: typed results -> :class:`Section` (figures + tables).
 
-Renderers read only what is in the JSON. A field that is missing or malformed raises
+Each renderer is registered for its kind with :func:`~emblab.report.registry.register_section` and
+receives the :class:`~emblab.experiment.Results` that :func:`~emblab.experiment.read_results` read;
+:func:`section_for` picks it, and kinds without one get :func:`generic_section` (a records table).
+Renderers read only what is in the results. A field that is missing or malformed raises
 :class:`SectionError`, which the page shows as a message instead of crashing.
 """
 
@@ -9,12 +12,14 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
+from ..evaluation.tasks.base import is_uncompressed
+from ..experiment.results import Results
 from .figures import LineFigure, Series
+from .registry import Renderer, register_section, registered_renderer
 from .style import family
 
-UNCOMPRESSED = ("float32", "uncompressed", "identity", "raw")
 #: metric keys in the order they are worth plotting; the first present is the "main" one
 METRIC_PRIORITY = ("recall@10_asym", "recall@10", "ndcg@10", "r10@100_asym", "r10@100", "recall@100",
                    "recall@10_sym", "stsb_spearman", "sickr_spearman", "spearman", "hr@10", "hitrate@10",
@@ -52,10 +57,8 @@ def html_table(header: list[str], rows: list[list[Any]], caption: str = "") -> s
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    recs = doc.get("records")
-    if not isinstance(recs, list):
-        raise SectionError("the file has no 'records' list")
+def _records(res: Results) -> list[dict[str, Any]]:
+    recs = res.records
     if not recs:
         raise SectionError("'records' is empty: nothing to show")
     bad = [i for i, r in enumerate(recs) if not isinstance(r, dict)]
@@ -65,7 +68,9 @@ def _records(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _metrics(rec: dict[str, Any]) -> dict[str, float]:
-    """Metric values of a compression record: ``scores`` dict, or top-level numeric fields."""
+    """Metric values of a compression record, in either layout the library writes: a
+    :class:`~emblab.experiment.TaskResult` row (``scores`` dict) or a :func:`~emblab.bench.runner.run_bench`
+    row (metrics at the top level, next to the fields in ``_NON_METRIC``)."""
     src = rec.get("scores") if isinstance(rec.get("scores"), dict) else {
         k: v for k, v in rec.items() if k not in _NON_METRIC}
     out = {}
@@ -75,17 +80,26 @@ def _metrics(rec: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def compression_section(doc: dict[str, Any], source: str) -> Section:
+@register_section("compression")
+def compression_section(res: Results, source: str) -> Section:
     """Quality against bytes/vector (log-x), one line per method family, uncompressed as a line."""
-    recs = _records(doc)
-    sec = Section(doc.get("title") or f"Compression: {source}", "compression", source)
+    recs = _records(res)
+    sec = Section(res.extra.get("title") or f"Compression: {source}", "compression", source)
     by_task: dict[str, list[dict[str, Any]]] = {}
+    other: list[dict[str, Any]] = []
     for i, r in enumerate(recs):
         if "skipped" in r or "error" in r:   # methods not run or failed: the bench's markdown lists them
             continue
         if "method" not in r or "bytes_per_vector" not in r:
             raise SectionError(f"record {i} lacks 'method' or 'bytes_per_vector'")
-        by_task.setdefault(str(r.get("task", doc.get("task", "task"))), []).append(r)
+        if not isinstance(r["bytes_per_vector"], (int, float)):   # e.g. a serving measurement beside the rows
+            other.append(r)
+            continue
+        by_task.setdefault(str(r.get("task", res.extra.get("task", "task"))), []).append(r)
+    if other:
+        sec.intro = (f"{len(other)} record(s) without a single bytes-per-vector figure are not plotted "
+                     f"({', '.join(html.escape(str(r['method'])) for r in other[:3])}); the benchmark's markdown "
+                     "shows them.")
     for task, rows in by_task.items():
         metric_names = []
         for r in rows:
@@ -103,7 +117,7 @@ def compression_section(doc: dict[str, Any], source: str) -> Section:
                 if val is None:
                     continue
                 fam = family(r["method"])
-                if r["method"] in UNCOMPRESSED or fam in UNCOMPRESSED:
+                if is_uncompressed(r["method"]) or is_uncompressed(fam):
                     fig.hlines[f"uncompressed ({r['method']})"] = val
                     continue
                 lines.setdefault(fam, Series(fam, [], [], color_key=fam))
@@ -122,11 +136,11 @@ def compression_section(doc: dict[str, Any], source: str) -> Section:
 def pareto_table(rows: list[dict[str, Any]], metric: str, task: str) -> str:
     """Best method (by ``metric``) within each byte budget."""
     budgets = sorted({float(r["bytes_per_vector"]) for r in rows
-                      if metric in _metrics(r) and r["method"] not in UNCOMPRESSED})
+                      if metric in _metrics(r) and not is_uncompressed(r["method"])})
     out = []
     for b in budgets:
         cands = [r for r in rows if float(r["bytes_per_vector"]) <= b + 1e-9 and metric in _metrics(r)
-                 and r["method"] not in UNCOMPRESSED]
+                 and not is_uncompressed(r["method"])]
         if not cands:
             continue
         best = max(cands, key=lambda r: _metrics(r)[metric])
@@ -142,13 +156,14 @@ def records_table(rows: list[dict[str, Any]], metrics: list[str], caption: str) 
     return html_table(["method", "bytes/vector"] + metrics + ["fit s"], body, caption)
 
 
-def generic_section(doc: dict[str, Any], source: str) -> Section:
-    """Any other kind: figures declared in the document (``figures``) and a records table."""
-    sec = Section(doc.get("title") or f"{doc.get('kind', 'results')}: {source}", str(doc.get("kind")), source)
-    for i, f in enumerate(doc.get("figures", []) or []):
+def generic_section(res: Results, source: str) -> Section:
+    """Any kind without its own section: figures declared in the document (``figures``) and a
+    table of the records' scalar fields."""
+    sec = Section(res.extra.get("title") or f"{res.kind or 'results'}: {source}", res.kind, source)
+    for i, f in enumerate(res.extra.get("figures", []) or []):
         sec.figures.append((f"{_slug(source)}_fig{i}", figure_from_dict(f)))
-    recs = doc.get("records")
-    if isinstance(recs, list) and recs and all(isinstance(r, dict) for r in recs):
+    recs = res.records
+    if recs and all(isinstance(r, dict) for r in recs):
         cols: list[str] = []
         for r in recs[:200]:
             for k, v in r.items():
@@ -184,9 +199,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_")[:60] or "x"
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any], str], Section]] = {
-    "compression": compression_section,
-}
+def section_for(kind: str) -> Renderer:
+    """The section registered for ``kind``; :func:`generic_section` for kinds without one."""
+    return registered_renderer(kind) or generic_section
 
 
 # --- corrector ---------------------------------------------------------------------------------
@@ -199,11 +214,12 @@ def _passes(point: dict[str, Any]) -> float:
     return float(point.get("loss_encodes", 0) or 0) + float(point.get("refresh_encodes", 0) or 0)
 
 
-def corrector_section(doc: dict[str, Any], source: str) -> Section:
+@register_section("corrector")
+def corrector_section(res: Results, source: str) -> Section:
     """Quality against target-encoder passes per method; drift and top-k overlap over training."""
-    recs = _records(doc)
-    metric = str(doc.get("curve_metric", "val/recall@10"))
-    sec = Section(doc.get("title") or f"Corrector networks: {source}", "corrector", source)
+    recs = _records(res)
+    metric = str(res.extra.get("curve_metric", "val/recall@10"))
+    sec = Section(res.extra.get("title") or f"Corrector networks: {source}", "corrector", source)
     q = LineFigure(f"{source}: {metric} vs total compute", "total compute, target-encoder forward equivalents "
                    "(loss + refresh encodes + corrector h; log scale)", metric, xlog=True, xlog_base=10)
     drift = LineFigure(f"{source}: drift of cached embeddings", "training step",
@@ -242,14 +258,14 @@ def corrector_section(doc: dict[str, Any], source: str) -> Section:
     for name, fig in (("quality", q), ("drift", drift), ("overlap", overlap)):
         if fig.series:
             sec.figures.append((f"{_slug(source)}_{name}", fig))
-    summary = doc.get("summary")
+    summary = res.extra.get("summary")
     if isinstance(summary, list) and summary and isinstance(summary[0], dict):
         cols = [c for c in ("label", "recall@10", "recall@10_std", "ndcg@10", "recall@100", "refresh_encodes",
                             "h_g_equiv", "maintenance_g_equiv", "loss_encodes", "total_g_equiv", "n_seeds")
                 if c in summary[0]]
         sec.tables.append(html_table(cols, [[s.get(c) for c in cols] for s in summary],
                                      f"{source}: final test metrics and target-encoder passes"))
-    headline = doc.get("headline")
+    headline = res.extra.get("headline")
     if isinstance(headline, dict):
         rows = []
         for m, h in headline.items():
@@ -262,11 +278,12 @@ def corrector_section(doc: dict[str, Any], source: str) -> Section:
 
 # --- qwem --------------------------------------------------------------------------------------
 
-def qwem_section(doc: dict[str, Any], source: str) -> Section:
+@register_section("qwem")
+def qwem_section(res: Results, source: str) -> Section:
     """Accuracy against model size per analogy family, critical sizes; measured-vs-theory dynamics
     figures come from the PNGs the benchmark wrote (``plots``)."""
-    sec = Section(doc.get("title") or f"QWEM word embeddings: {source}", "qwem", source)
-    cs = doc.get("critical_size")
+    sec = Section(res.extra.get("title") or f"QWEM word embeddings: {source}", "qwem", source)
+    cs = res.extra.get("critical_size")
     if isinstance(cs, dict) and isinstance(cs.get("accuracy_vs_dim"), dict):
         acc = cs["accuracy_vs_dim"]
         dims = [float(x) for x in acc.get("dims", [])]
@@ -286,23 +303,21 @@ def qwem_section(doc: dict[str, Any], source: str) -> Section:
         if rows:
             sec.tables.append(html_table(["family", "n", "status", "d_c (5%)", "d_c (20%)", "max accuracy"], rows,
                                          f"{source}: critical model size per analogy family"))
-    if not sec.figures and not doc.get("plots"):
+    if not sec.figures and not res.extra.get("plots"):
         raise SectionError("no 'critical_size.accuracy_vs_dim' and no 'plots' to show")
     return sec
 
 
-RENDERERS.update({"corrector": corrector_section, "qwem": qwem_section})
-
-
 # --- intrinsic dimension -------------------------------------------------------------------------
 
-def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
+@register_section("intrinsic_dimension")
+def intrinsic_dimension_section(res: Results, source: str) -> Section:
     """Test loss against latent size d per compressor (one figure per regressor), raw as a
     horizontal line, the intrinsic dimension of each compressor marked."""
-    recs = _records(doc)
-    d_in = doc.get("d_in")
-    task = doc.get("task", source)
-    sec = Section(doc.get("title") or f"Intrinsic dimension: {task}", "intrinsic_dimension", source)
+    recs = _records(res)
+    d_in = res.extra.get("d_in")
+    task = res.extra.get("task", source)
+    sec = Section(res.extra.get("title") or f"Intrinsic dimension: {task}", "intrinsic_dimension", source)
     by_reg: dict[str, list[dict[str, Any]]] = {}
     for i, r in enumerate(recs):
         for key in ("compressor", "regressor", "dims", "test_mse_mean"):
@@ -331,7 +346,7 @@ def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
     sec.tables.append(html_table(["regressor", "compressor", "intrinsic dim (median)", "test MSE at ID", "test MSE raw",
                                   "d* (best val)", "gain at d* vs raw", "95% CI"], rows,
                                  f"{task}: intrinsic dimension per compressor and regressor"))
-    ctx = doc.get("context")
+    ctx = res.extra.get("context")
     if isinstance(ctx, dict):
         crow = []
         for name, v in ctx.items():
@@ -343,9 +358,6 @@ def intrinsic_dimension_section(doc: dict[str, Any], source: str) -> Section:
             sec.tables.append(html_table(["context", "test MSE", "test R²"], crow,
                                          f"{task}: signal-to-noise context (constant predictor, shuffled labels, best)"))
     return sec
-
-
-RENDERERS["intrinsic_dimension"] = intrinsic_dimension_section
 
 
 # --- recommendation ------------------------------------------------------------------------------
@@ -367,7 +379,7 @@ def _recsys_figure(task: str, metric: str, coding: str | None, rows: list[dict[s
             continue
         if r.get("baseline") or r["method"] in _BASELINE_ROWS:
             fig.hlines[str(r.get("baseline") or r["method"])] = float(val)
-        elif r["method"] in UNCOMPRESSED:
+        elif is_uncompressed(r["method"]):
             fig.hlines[f"uncompressed ({r['method']})"] = float(val)
         elif r.get("variant") == coding:
             fam = family(r["method"])
@@ -382,15 +394,16 @@ def _recsys_figure(task: str, metric: str, coding: str | None, rows: list[dict[s
     return fig
 
 
-def recsys_section(doc: dict[str, Any], source: str) -> Section:
+@register_section("recsys")
+def recsys_section(res: Results, source: str) -> Section:
     """HR@10 and Recall@10 (last 5) against bytes per item vector, one figure per coding with a line
     per method family, uncompressed / popularity / random as horizontal lines and the Pareto front
     dotted; tables of the front, of the SAE against every peer at equal bytes, of the
     sparse-vs-truncation count, and of all rows."""
     from ..bench.pareto import equal_bytes, label, pareto_front, sparse_vs_truncation
 
-    recs = _records(doc)
-    sec = Section(doc.get("title") or f"Recommendation: {source}", "recsys", source,
+    recs = _records(res)
+    sec = Section(res.extra.get("title") or f"Recommendation: {source}", "recsys", source,
                   intro="Collaborative item vectors compressed; users uncompressed; inner-product scores. "
                         "[dir+norm16]: the compressor codes the direction and the norm is stored as float16 "
                         "(+2 B, counted); [raw]: the compressor codes the vectors themselves.")
@@ -435,5 +448,3 @@ def recsys_section(doc: dict[str, Any], source: str) -> Section:
             sec.tables.append(html_table(["method", "error"], errs, f"{task}: rows that failed"))
     return sec
 
-
-RENDERERS["recsys"] = recsys_section

@@ -13,11 +13,19 @@ for decreasing R, oracle = R=1). A ratio below 1 means the corrector costs more 
 
 from __future__ import annotations
 
+import json
 import math
+import shlex
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
+
+from ..experiment.markdown import document, table
+from ..experiment.results import Results
+
+#: final metrics of the markdown tables
+TABLE_METRICS = ("recall@1", "recall@10", "recall@100", "ndcg@10")
 
 
 def _order(label: str) -> tuple:
@@ -104,17 +112,17 @@ def headline(rows: list[dict], metric: str) -> dict[str, Any]:
     return out
 
 
-def markdown_table(rows: list[dict], metrics: list[str], split: str) -> str:
+def markdown_table(rows: list[dict], metrics: list[str] | tuple[str, ...], split: str) -> str:
     """Markdown table of the summary rows."""
     head = ["method", "seeds"] + [f"{m} ({split})" for m in metrics] + [
         "refresh encodes", "h cost (g-fwd eq.)", "maintenance = refresh + h (g-fwd eq.)", "loss encodes",
         "total compute (g-fwd eq.)", "cos(g0,g) end", "cos(C,g) end",
         "cos(h(C),g) end", "overlap@10 C", "overlap@10 h(C)", "wall s/run"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def f(x, fmt="{:.3f}"):
         return "" if x is None else fmt.format(x)
 
+    body = []
     for r in rows:
         cells = [r["label"], str(r["n_seeds"])]
         cells += [f"{r[m]:.4f} ± {r[m + '_std']:.4f}" if m + "_std" in r else f(r.get(m), "{:.4f}") for m in metrics]
@@ -122,8 +130,8 @@ def markdown_table(rows: list[dict], metrics: list[str], split: str) -> str:
                   f"{r['loss_encodes']:,.0f}", f(r["total_g_equiv"], "{:,.0f}"),
                   f(r["cos_g0_fresh_end"]), f(r["cos_cache_fresh_end"]), f(r["cos_h_fresh_end"]),
                   f(r["overlap@10_cache_end"]), f(r["overlap@10_h_end"]), f(r["wall_s"], "{:.0f}")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append(cells)
+    return "\n".join(table(head, body))
 
 
 def _mean_curves(records: list[dict], key: str) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -221,3 +229,122 @@ def paired_differences(records: list[dict], metric: str, split: str, a: str, b: 
     by = {(r["label"], r["config"]["seed"]): r["final"][split][metric] for r in records if "final" in r}
     seeds = sorted({s for (_, s) in by})
     return [by[(a, s)] - by[(b, s)] for s in seeds if (a, s) in by and (b, s) in by]
+
+
+# --- the benchmark page ---------------------------------------------------------------------------
+
+def run_note(res: Results) -> str:
+    """The provenance note of a results file: its ``note``, or (files written before notes were
+    stored) the ``--note`` argument of the command that wrote it."""
+    if res.extra.get("note"):
+        return str(res.extra["note"])
+    try:
+        args = shlex.split(res.environment.get("command") or "")
+    except ValueError:
+        return ""
+    return args[args.index("--note") + 1] if "--note" in args[:-1] else ""
+
+
+def _num(x) -> str:
+    return "none" if x is None else f"{x:.3g}"
+
+
+def corrector_markdown(res: Results, name: str) -> str:
+    """The markdown page of a corrector results file (kind ``corrector``): configuration, summary
+    table, headline ratio, a generated reading, paired per-seed differences and the provenance
+    footer. Everything is recomputed from the records, so the page always matches them."""
+    records, info = res.records, res.dataset
+    split = str(res.extra.get("metric_split", "test"))
+    summ = {m: summarize(records, m, split) for m in ("recall@10", "ndcg@10")}
+    heads = {m: headline(summ[m], m) for m in summ}
+    lines = [f"Setting: `{info.get('setting')}`; task: `{json.dumps({k: v for k, v in info.items() if k != 'g_flops_note'})}`", "",
+             f"Every cost is in forward-pass equivalents of g ({info.get('g_flops_note', '')}): refresh "
+             "encodes count 1 each; h counts the FLOPs of every row through it (scoring 1 forward, training "
+             "3 = forward + backward, replay rows included); maintenance = refresh + h; total compute adds "
+             "the loss encodes (3 each).", "",
+             "Configuration of every run (`RetrieverConfig`; a row's label sets `method`, and `refresh_every` "
+             "for refresh-R rows, which is unused by the others; seeds as listed below): `"
+             + json.dumps({k: v for k, v in records[0]["config"].items() if k not in ("method", "seed", "refresh_every")},
+                          sort_keys=True) + "`", "",
+             markdown_table(summ["recall@10"], TABLE_METRICS, split), "",
+             f"Runs: {len(records)} (seeds {sorted({r['config']['seed'] for r in records})}); "
+             f"{sum(1 for r in records if r.get('reused_from_cache'))} were reused from the run cache written by an "
+             f"earlier invocation of this script with identical task and config; summed per-run wall time "
+             f"{sum(r['wall_s'] for r in records) / 60:.1f} min on this shared machine.", ""]
+    note = run_note(res)
+    if note:
+        lines += [f"Provenance: {note}", ""]
+    for m, h in heads.items():
+        if not h:
+            continue
+        lines.append(f"**Headline ({m}, {split})**: corrector {h['corrector']:.4f} ± {h['corrector_std']:.4f} "
+                     f"(seed std) at maintenance compute {h['corrector_maintenance_g_equiv']:,.0f} g-forward equivalents "
+                     f"({h['corrector_refresh_encodes']:,.0f} refresh encodes + h {h['corrector_h_g_equiv']:,.0f}), total "
+                     f"{h['corrector_total_g_equiv']:,.0f}; stale {h.get('stale', float('nan')):.4f}, oracle "
+                     f"{h.get('oracle', float('nan')):.4f}, inbatch {h.get('inbatch', float('nan')):.4f}. Cheapest "
+                     f"refresh matching: {h['cheapest_refresh_matching']} (maintenance ratio {_num(h['ratio_discrete'])}); "
+                     f"interpolated ratio {_num(h['ratio_interpolated'])}"
+                     + (" (below 1: matching the corrector by refreshing costs less than the corrector)."
+                        if min(x for x in (h["ratio_discrete"], h["ratio_interpolated"], 9.0) if x is not None) < 1
+                        else "."))
+        lines.append("")
+    lines += reading(summ["recall@10"], heads.get("recall@10") or {})
+    labels = [r["label"] for r in summ["recall@10"]]
+    if "corrector" in labels:
+        lines += ["Paired per-seed differences, corrector minus method (each seed draws the same batches for "
+                  "every method):", ""]
+        rows = []
+        for lbl in labels:
+            if lbl == "corrector":
+                continue
+            cells = [lbl]
+            for m in TABLE_METRICS:
+                d = paired_differences(records, m, split, "corrector", lbl)
+                cells.append(f"{np.mean(d):+.4f} ({', '.join(f'{x:+.3f}' for x in d)})" if d else "")
+            rows.append(cells)
+        lines += table(["method", *TABLE_METRICS], rows)
+    return document(f"Corrector networks: {name}", lines, res.to_dict())
+
+
+def reading(rows: list[dict], h: dict) -> list[str]:
+    """A short factual reading of the numbers (generated, so it always matches the table)."""
+    by = {r["label"]: r for r in rows}
+    out = ["## Reading (generated from the numbers above)", ""]
+    if "stale" in by and by["stale"]["cos_g0_fresh_end"] is not None:
+        st = by["stale"]
+        out.append(f"- Drift: at the end of training the never-refreshed cache has mean cos(C, g) = "
+                   f"{st['cos_cache_fresh_end']:.3f} (mean 1 - cos = {1 - st['cos_cache_fresh_end']:.3f}); its top-10 "
+                   f"overlap with the fresh ranking on probe training queries is {st['overlap@10_cache_end']:.3f}.")
+    if "corrector" in by:
+        c = by["corrector"]
+        out.append(f"- Corrector: cos(h(C), g) = {c['cos_h_fresh_end']:.3f} vs cos(C, g) = {c['cos_cache_fresh_end']:.3f} "
+                   f"for the same cache; top-10 overlap {c['overlap@10_h_end']:.3f} with h(C) vs "
+                   f"{c['overlap@10_cache_end']:.3f} with raw C.")
+        n = c["refresh_encodes"] or 1.0
+        out.append(f"- Cost of h (scoring + online training incl. replay rows, FLOPs): {c['h_g_equiv']:,.0f} "
+                   f"target-encoder forward equivalents = {c['h_g_equiv'] / n:.3g} N, next to {n:,.0f} refresh encodes "
+                   f"(N) for its one cache; maintenance {c['maintenance_g_equiv'] / n:.4g} N.")
+        for lbl in [r["label"] for r in rows if r["label"].startswith("refresh-R") or r["label"] == "oracle"]:
+            o = by[lbl]
+            out.append(f"- {lbl}: maintenance {o['maintenance_g_equiv'] / n:.3g} N "
+                       f"({o['maintenance_g_equiv'] / max(c['maintenance_g_equiv'], 1e-12):.3g}x the corrector's).")
+    if h:
+        sd = h["corrector_std"]
+        for lbl in [r["label"] for r in rows if r["label"] != "corrector"]:
+            d = c["recall@10"] - by[lbl]["recall@10"]
+            within = "within" if abs(d) <= max(sd, by[lbl]["recall@10_std"]) else "outside"
+            out.append(f"- Corrector minus {lbl}: {d:+.4f} Recall@10 ({within} one seed standard deviation: corrector "
+                       f"{sd:.4f}, {lbl} {by[lbl]['recall@10_std']:.4f}).")
+        if h.get("ratio_discrete"):
+            out.append(f"- The cheapest periodic refresh that reaches the corrector's Recall@10 is "
+                       f"{h['cheapest_refresh_matching']}: {h['ratio_discrete']:.3g}x the corrector's maintenance compute.")
+        else:
+            out.append(f"- No periodic-refresh setting run here reaches the corrector's mean Recall@10: matching it "
+                       f"would take more than {h.get('ratio_at_least', float('nan')):.2f}x the corrector's maintenance compute"
+                       + (f" (even the oracle, {h['ratio_at_least_oracle']:.2f}x, is below it)."
+                          if h.get("ratio_at_least_oracle") else "."))
+        if h.get("ratio_interpolated"):
+            out.append(f"- Interpolated along stale -> refresh-R -> oracle (log cost): matching the corrector costs "
+                       f"{h['ratio_interpolated']:.3g}x its maintenance compute.")
+    out.append("")
+    return out

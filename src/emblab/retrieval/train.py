@@ -272,7 +272,7 @@ def _evaluate(run: _Run, split: str, G=None) -> dict:
 
 
 def _state(run: _Run) -> tuple[dict, dict]:
-    from .checkpoint import flatten_optimizer
+    from ..nn.checkpoint import flatten_optimizer
 
     tensors = {f"f.{k}": v for k, v in run.f.state_dict().items()}
     if not run.task.shared:
@@ -300,7 +300,7 @@ def _state(run: _Run) -> tuple[dict, dict]:
 
 
 def _restore(run: _Run, tensors: dict, meta: dict) -> None:
-    from .checkpoint import unflatten_optimizer
+    from ..nn.checkpoint import unflatten_optimizer
 
     run.f.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("f.")})
     if not run.task.shared:
@@ -351,7 +351,7 @@ def train_retriever(task: RetrievalTask, config: RetrieverConfig | None = None, 
     run = _Run(task, cfg, dev)
     ckpt = Path(out_dir) / "checkpoint" if out_dir is not None else None
     if ckpt is not None and resume and (ckpt / "state.json").exists():
-        from .checkpoint import load_checkpoint
+        from ..nn.checkpoint import load_checkpoint
 
         tensors, meta = load_checkpoint(ckpt, dev)
         saved = {k: v for k, v in meta["config"].items() if k != "device"}
@@ -385,11 +385,11 @@ def train_retriever(task: RetrievalTask, config: RetrieverConfig | None = None, 
                 bar.update(tid, info=f"{task.curve_split} R@10 {last.get(task.curve_split + '/recall@10', 0):.3f}")
             bar.update(tid, completed=run.step)
             if ckpt is not None and cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0 and run.step < end:
-                from .checkpoint import save_checkpoint
+                from ..nn.checkpoint import save_checkpoint
 
                 save_checkpoint(ckpt, *_state(run))
     if ckpt is not None:
-        from .checkpoint import save_checkpoint
+        from ..nn.checkpoint import save_checkpoint
 
         save_checkpoint(ckpt, *_state(run))
     record = {"task": task.name, "method": cfg.method, "label": cfg.label, "config": dataclasses.asdict(cfg),

@@ -23,20 +23,31 @@ Config (TOML or JSON; every key optional)::
 Command-line flags override the file; ``--set key=value`` overrides a config key (coerced to its
 type), and any other key is a task option of the URI tasks (``--set split=dev``); keys that are
 neither are errors. The resolved config is written to ``DIR/config.json``.
+
+Every finished (task, method) is kept in ``DIR/cells`` as it finishes: rerunning the same command
+after an error or Ctrl-C runs only the methods still missing (a failed method is tried again);
+``--fresh`` computes every method again. A ``DIR/cells`` of another configuration (other data,
+budgets, fit rows or mode) is refused in one line.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
+
+from ...bench.candidates import DEFAULT_BUDGETS
+from ...spec import split_specs
+
+if TYPE_CHECKING:
+    from ...experiment.results import Results
 
 DEFAULTS: dict[str, Any] = {
     "tasks": ["knn_fidelity/imdb-minilm"],
     "methods": None,
-    "budgets": [32, 64, 96, 128, 192, 256, 384],
+    "budgets": list(DEFAULT_BUDGETS),
     "mode": "quick",
     "time_budget_s": None,
     "fit_rows": None,
@@ -91,7 +102,7 @@ def resolve_config(file_cfg: dict[str, Any], overrides: dict[str, Any], sets: di
     if isinstance(cfg["tasks"], str):
         cfg["tasks"] = [t.strip() for t in cfg["tasks"].split(",") if t.strip()]
     if isinstance(cfg["methods"], str):
-        cfg["methods"] = split_methods([cfg["methods"]])
+        cfg["methods"] = split_specs(cfg["methods"])
     if not cfg["tasks"]:
         raise InvalidParameterError("no tasks given; set tasks or --task.")
     if cfg["budgets"] is not None and (not isinstance(cfg["budgets"], list)
@@ -120,32 +131,28 @@ def build_tasks(names: list[str], options: dict[str, Any]) -> list[Any]:
     return [get_task(t, **options) if t in uris else get_task(t) for t in names]
 
 
-def split_methods(values: list[str]) -> list[str]:
-    """Specs from repeated --methods values; one value may hold several separated by ';'."""
-    out: list[str] = []
-    for v in values:
-        out += [s.strip() for s in v.split(";") if s.strip()]
-    return out
-
-
 def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet: bool = False,
             tasks: list[Any] | None = None, recipes: Any = None, print_verdict: bool = True,
-            overwrite: bool = False, inputs: tuple = ()) -> dict[str, Any]:
-    """Run a resolved bench config, write outputs, print the tables and (last) the verdict.
+            overwrite: bool = False, fresh: bool = False, inputs: tuple = ()) -> Results:
+    """Run (or resume) a resolved bench config, write outputs, print the tables and (last) the verdict.
 
     ``tasks`` (Task objects) replaces ``cfg["tasks"]`` (in-memory tasks such as the demo's);
-    ``recipes`` replaces the seed recipes of the default candidates. The folder ``out`` appears
-    whole when the run ends (written under a temporary name, then moved into place): an error or
-    Ctrl-C leaves nothing behind. An existing bench folder is replaced only with ``overwrite``;
-    anything else there is refused before the run starts. Returns the results document.
+    ``recipes`` replaces the seed recipes of the default candidates. Every finished (task, method)
+    cell is kept in ``out/cells`` (:func:`~emblab.bench.runner.run_bench`), so rerunning the same
+    command after an error or Ctrl-C computes only the missing cells; ``fresh`` computes them all
+    again. ``out`` is created (with its marker) once the data have loaded, and ``<name>.json``,
+    ``<name>.md`` and ``config.json`` are written atomically when the run ends. ``overwrite``
+    starts over in a new folder that replaces the old one when the run ends (the old one stays until
+    then). Anything at ``out`` that is not a bench folder is refused before the run starts. Returns
+    the :class:`~emblab.experiment.Results` of :func:`~emblab.bench.runner.run_bench`.
     """
     from ...bench.candidates import unreachable_budgets
-    from ...bench.runner import not_run_lines, rich_tables, run_bench, tasks_in
+    from ...bench.runner import check_specs, not_run_lines, rich_tables, run_bench, tasks_in
     from ...bench.verdict import verdict_lines
-    from ...io import atomic_path, atomic_write_json, guard_output
-    from ._common import console
+    from ...io import atomic_path, atomic_write_json, guard_output, make_output_dir
+    from ._common import console, on_interrupt
 
-    guard_output(out, "bench", inputs=inputs, overwrite=overwrite)
+    state = guard_output(out, "bench", inputs=inputs, overwrite=overwrite, resume=True)
     tasks = tasks if tasks is not None else build_tasks(cfg["tasks"], cfg["task_options"])
     err = console(stderr=True)
     if cfg["methods"] is None:
@@ -156,14 +163,26 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
         if set(unreachable_budgets(d, budgets, faiss=cfg["faiss"])) == set(budgets):
             raise DataError(f"no method reaches budget(s) {', '.join(map(str, budgets))} bytes/vector on {d}-d "
                             f"vectors (float32 takes {4 * d}, int8 {d}); choose smaller budgets.")
+    else:
+        check_specs(cfg["methods"])
+    for t in tasks:   # a data error leaves nothing behind
+        t.load()
+
+    pending_note: list[str] = []   # printed with the first progress line: the store was accepted by then
+
+    def note() -> None:
+        while pending_note:
+            err.print(pending_note.pop(), markup=False, soft_wrap=True)
 
     def started(info: dict) -> None:
         if not quiet:
+            note()
             err.print(f"[{info['index']}/{info['total']}] fitting {info['spec']}", markup=False, soft_wrap=True)
 
     def progress(rec: dict) -> None:
         if quiet:
             return
+        note()
         name = rec.get("spec") or rec["method"]
         if "skipped" in rec:
             err.print(f"  - {name}: {rec['skipped']}", markup=False, soft_wrap=True)
@@ -179,22 +198,34 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
             err.print(f"  {head}{rec['bytes_per_vector']:g} B, {main} {rec.get(main, float('nan')):.4f}"
                       + (f" ({ratio:.3f} x float32)" if ratio is not None else "") + fit, markup=False, soft_wrap=True)
 
-    with atomic_path(out, is_dir=True, kind="bench") as tmp:
-        doc = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=tmp, command=command, config=cfg,
+    def run(folder: Path) -> Results:
+        res = run_bench(cfg["methods"], tasks, cfg["budgets"], out_dir=folder, command=command, config=cfg,
                         on_record=progress, on_start=started, fit_rows=cfg["fit_rows"], name=cfg["name"],
                         mode=cfg["mode"], time_budget_s=cfg["time_budget_s"], recipes=recipes, faiss=cfg["faiss"],
-                        ladders={"additive": cfg["additive"], "rabitq": cfg["rabitq"]})
-        atomic_write_json(tmp / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
-                                                                       for r in doc["records"]]})
-    ran = {r.get("budget") for r in doc["records"] if "skipped" not in r and "error" not in r}
+                        ladders={"additive": cfg["additive"], "rabitq": cfg["rabitq"]}, fresh=fresh)
+        atomic_write_json(folder / "config.json", {**cfg, "methods_run": [r.get("spec") or r["method"]
+                                                                          for r in res.records]})
+        return res
+
+    if state == "replace":   # a fresh run beside the old folder, swapped in when it ends
+        with atomic_path(out, is_dir=True, kind="bench") as tmp:
+            res = run(tmp)
+    else:
+        folder = make_output_dir(out, "bench")
+        if state == "resume" and not fresh and (folder / "cells" / "cells.jsonl").is_file():
+            pending_note.append(f"resuming from {folder / 'cells'}: finished methods are not run again "
+                                "(--fresh starts over)")
+        on_interrupt(f"interrupted; finished methods are kept in {folder / 'cells'}: rerun the same command to resume.")
+        res = run(folder)
+    ran = {r.get("budget") for r in res.records if "skipped" not in r and "error" not in r}
     unreached = sorted(set(cfg["budgets"] or []) - ran)
     if unreached:
         err.print(f"note: no method ran at budget(s) {', '.join(map(str, unreached))} bytes/vector; "
                   "those budgets have no rows.", markup=False, soft_wrap=True)
     c = console()
-    for t, task in zip(rich_tables(doc), tasks_in(doc)):
+    for t, task in zip(rich_tables(res), tasks_in(res)):
         c.print(t)
-        missing = not_run_lines(doc, task)
+        missing = not_run_lines(res, task)
         if missing:
             c.print("Not run or failed:", markup=False, soft_wrap=True)
             for line in missing:
@@ -204,9 +235,9 @@ def execute(cfg: dict[str, Any], out: str, *, command: str | None = None, quiet:
     c.print(f"results -> {Path(out) / (cfg['name'] + '.json')}, {Path(out) / (cfg['name'] + '.md')}", markup=False, soft_wrap=True)
     if print_verdict:
         c.print("", markup=False, soft_wrap=True)
-        for line in verdict_lines(doc):
+        for line in verdict_lines(res):
             c.print(line, markup=False, soft_wrap=True)
-    return doc
+    return res
 
 
 def register(app: typer.Typer) -> None:
@@ -217,7 +248,7 @@ def register(app: typer.Typer) -> None:
         task: Optional[List[str]] = typer.Option(None, "--task", "--dataset", "-t",
                                                  help="Task(s), e.g. knn_fidelity/imdb-minilm (repeat or comma-separate)."),
         methods: Optional[List[str]] = typer.Option(None, "--methods", "-m",
-                                                    help="Spec(s); repeat or separate with ';' (default: all peers)."),
+                                                    help="Spec(s); repeat, or separate with ';' or ',' (default: all peers)."),
         budgets: Optional[str] = typer.Option(None, "--budgets", "-b", help="Bytes/vector, e.g. 32,64,128."),
         fit_rows: Optional[int] = typer.Option(None, "--fit-rows", min=1, help="Fit on the first N fit rows."),
         full: Optional[bool] = typer.Option(None, "--full/--quick",
@@ -226,7 +257,10 @@ def register(app: typer.Typer) -> None:
                                                     help="Seconds; start no new method after that."),
         sets: Optional[List[str]] = typer.Option(None, "--set", help="Config key or URI-task option: key=value."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier bench folder at --out."),
+        fresh: bool = typer.Option(False, "--fresh", help="Compute every method again (default: a rerun resumes, "
+                                                           "keeping the finished ones in OUT/cells)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a new folder that replaces the one "
+                                                                   "at --out when the run ends."),
     ) -> None:
         """Benchmark methods x byte budgets on tasks (or your own data: beir:DIR, knn:PATH, sts:PATH);
         writes results JSON + markdown and ends with the verdict per budget."""
@@ -239,7 +273,7 @@ def register(app: typer.Typer) -> None:
         if task:
             flags["tasks"] = [t.strip() for v in task for t in v.split(",") if t.strip()]
         if methods:
-            flags["methods"] = split_methods(methods)
+            flags["methods"] = split_specs(methods)
         if budgets is not None:
             flags["budgets"] = parse_int_list(budgets, "--budgets")
         if fit_rows is not None:
@@ -250,4 +284,4 @@ def register(app: typer.Typer) -> None:
             flags["time_budget_s"] = time_budget
         cfg = resolve_config(file_cfg, flags, parse_sets(sets))
         execute(cfg, out, command=" ".join(["emblab"] + sys.argv[1:]), quiet=quiet, overwrite=overwrite,
-                inputs=(config,))
+                fresh=fresh, inputs=(config,))

@@ -15,6 +15,9 @@
 4. the table, the HTML report (``--report``) and last the verdict are printed, and
    ``runs/demo/{demo.json,demo.md,config.json}`` are written.
 
+Every finished method is kept in ``runs/demo/cells``: a rerun (after Ctrl-C, or to see the table
+again) computes only what is missing; ``--fresh`` computes everything again.
+
 ``--standard-data`` runs the same on the shared datasets instead (``knn_fidelity/imdb-minilm``
 and ``beir_scifact``; needs ``EMBLAB_DATA``), with fit sets limited to 10,000 rows unless
 ``--full``.
@@ -23,10 +26,13 @@ and ``beir_scifact``; needs ``EMBLAB_DATA``), with fit sets limited to 10,000 ro
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 import typer
+
+if TYPE_CHECKING:
+    from ...experiment.results import Results
 
 DEMO_BUDGETS = [32, 64, 128]
 N_QUERIES = 300
@@ -50,8 +56,8 @@ def stdlib_task(X: np.ndarray, ids: list[str] | None = None, n_queries: int = N_
 def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[np.ndarray] = None,
              use_data: bool = False, full: bool = False, budgets: Optional[list[int]] = None,
              methods: Optional[list[str]] = None, quiet: bool = False, report: Optional[str] = None,
-             recipes: Any = None, overwrite: bool = False) -> dict[str, Any]:
-    """Run the demo and return the results document (see the module docstring).
+             recipes: Any = None, overwrite: bool = False, fresh: bool = False) -> Results:
+    """Run the demo and return its :class:`~emblab.experiment.Results` (see the module docstring).
 
     Parameters
     ----------
@@ -76,15 +82,17 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
     recipes : tuple of SeedRecipe, optional
         Seed recipes (tests pass small ones).
     overwrite : bool
-        Replace an earlier demo (or bench) folder at ``out`` and report at ``report``; anything
-        else there is refused.
+        Start over in a new folder replacing the demo (or bench) folder at ``out``, and replace the
+        report at ``report``; anything else there is refused.
+    fresh : bool
+        Compute every method again (default: resume the finished ones kept in ``out/cells``).
     """
     from ...bench.verdict import verdict_lines
     from ...io import guard_output
     from .bench import DEFAULTS, execute
     from ._common import console
 
-    guard_output(out, "bench", overwrite=overwrite)   # before the embedding work
+    guard_output(out, "bench", overwrite=overwrite, resume=True)   # before the embedding work
     if report:
         guard_output(report, "report", inputs=[out], overwrite=overwrite)
     err = console(stderr=True)
@@ -105,8 +113,8 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
             _, _, vectors = load_stdlib_embeddings(max_passages=passages, show_progress=not quiet)
         tasks = [stdlib_task(np.asarray(vectors, dtype=np.float32))]
     cfg["tasks"] = [t.name for t in tasks]
-    doc = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
-                  overwrite=overwrite)
+    res = execute(cfg, out, command="emblab demo", quiet=quiet, tasks=tasks, recipes=recipes, print_verdict=False,
+                  overwrite=overwrite, fresh=fresh)
     c = console()
     if report:
         from ...report.build import build_report
@@ -114,9 +122,9 @@ def run_demo(out: str = "runs/demo", *, passages: int = 3000, vectors: Optional[
         sources = [out] + (["benchmarks/results"] if os.path.isdir("benchmarks/results") else [])
         c.print(f"report: {build_report(sources, report, title='emblab demo report')}", markup=False, soft_wrap=True)
     c.print("", markup=False, soft_wrap=True)
-    for line in verdict_lines(doc):
+    for line in verdict_lines(res):
         c.print(line, markup=False, soft_wrap=True)
-    return doc
+    return res
 
 
 def register(app: typer.Typer) -> None:
@@ -128,8 +136,9 @@ def register(app: typer.Typer) -> None:
         standard_data: bool = typer.Option(False, "--standard-data", help="Run on EMBLAB_DATA's imdb-minilm and SciFact."),
         report: Optional[str] = typer.Option(None, "--report", help="Also write the HTML report into this folder."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-method progress lines."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier demo folder at --out."),
+        fresh: bool = typer.Option(False, "--fresh", help="Compute every method again (default: resume from OUT/cells)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Start over in a new folder replacing the one at --out."),
     ) -> None:
         """Every method (peers, sae, mcr2, ae) at 32-128 B on stdlib documentation (offline), then the verdict."""
         run_demo(out, passages=passages, full=full, use_data=standard_data, quiet=quiet, report=report,
-                 overwrite=overwrite)
+                 overwrite=overwrite, fresh=fresh)

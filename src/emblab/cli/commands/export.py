@@ -27,18 +27,18 @@ def verdict_choice(bench_dir: str, budget: Optional[int], task: Optional[str]) -
 
     folder = Path(bench_dir)
     docs = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    doc = None
+    res = None
     for path in docs:
         try:
             cand = read_results(path)
         except DataError:
             continue
         if cand.kind == "compression":
-            doc = cand.to_dict()
+            res = cand
             break
-    if doc is None:
+    if res is None:
         raise DataError(f"--from {bench_dir}: no emblab bench results there; run `emblab bench --out {bench_dir}` first.")
-    entries = [e for e in (doc.get("verdict") or verdict(doc)) if e.get("spec")]
+    entries = [e for e in (res.extra.get("verdict") or verdict(res)) if e.get("spec")]
     if task is not None:
         entries = [e for e in entries if e["task"] == task or (e.get("reproduce") or "").find(task) >= 0]
     budgets = sorted({e["budget"] for e in entries})
@@ -52,7 +52,7 @@ def verdict_choice(bench_dir: str, budget: Optional[int], task: Optional[str]) -
     if len({e["task"] for e in chosen}) > 1:
         raise InvalidParameterError(f"--from {bench_dir}: several tasks have a verdict at {budget} B; name one with --task.")
     entry = chosen[0]
-    info = (doc.get("dataset") or {}).get(entry["task"], {})
+    info = res.dataset.get(entry["task"], {})
     return {"spec": entry["spec"], "task": info.get("uri") or entry["task"],
             "options": info.get("uri_options") or {}, "score": entry.get("score"), "metric": entry.get("metric")}
 

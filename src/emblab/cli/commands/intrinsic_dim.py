@@ -12,21 +12,7 @@ from typing import Optional
 
 import typer
 
-
-def split_specs(text: str) -> list[str]:
-    """Split a comma list of compressor specs; ``key=value`` pieces attach to the spec before them.
-
-    ``"ae,ae:alpha=0.1,epochs=5,pca"`` -> ``["ae", "ae:alpha=0.1,epochs=5", "pca"]``.
-    """
-    out: list[str] = []
-    for piece in (p.strip() for p in text.split(",")):
-        if not piece:
-            continue
-        if "=" in piece and ":" not in piece and out:
-            out[-1] += "," + piece
-        else:
-            out.append(piece)
-    return out
+from ...spec import split_specs
 
 
 def _npz_task(path: str):

@@ -5,8 +5,9 @@ Example::
     emblab retriever train --task synthetic --method corrector --out runs/corr
     emblab retriever train --task scifact --method refresh --refresh-every 50 --out runs/r50
 
-Writes ``OUT/results.json`` (kind ``corrector``), ``OUT/quality_vs_passes.png``, ``OUT/drift.png``
-and a resumable ``OUT/checkpoint/``.
+Writes ``OUT/results.json`` (kind ``corrector``), ``OUT/quality_vs_passes.png``, ``OUT/drift.png``,
+a resumable ``OUT/checkpoint/`` and the run as one cell of :mod:`emblab.retrieval.experiment` in
+``OUT/cells/`` (a rerun of a finished run reuses it).
 """
 
 from __future__ import annotations
@@ -48,12 +49,11 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from ...experiment.results import write_results
         from ...io import atomic_path, guard_output, make_output_dir
         from ._common import on_interrupt
+        from ...retrieval.experiment import open_store, run_configs, write_corrector
         from ...retrieval.experiments import build_experiment
-        from ...retrieval.report import headline, plot_drift, plot_quality, summarize
-        from ...retrieval.train import train_retriever
+        from ...retrieval.report import plot_drift, plot_quality
 
         t, cfg = build_experiment(task, setting, method=method, refresh_every=refresh_every, steps=steps, seed=seed,
                                   k=k, batch_size=batch_size, lr=lr, h=h, lambda_kl=lambda_kl,
@@ -61,10 +61,9 @@ def register(app: typer.Typer) -> None:
         state = guard_output(out, "retriever", overwrite=overwrite, resume=True)
 
         def run(outp: Path) -> dict:
-            rec = train_retriever(t, cfg, out_dir=outp, progress=progress, resume=resume)
-            rows = summarize([rec], "recall@10", t.final_split)
-            write_results(outp / "results.json", "corrector", [rec], command="emblab " + shlex.join(sys.argv[1:]),
-                          dataset=t.info, summary=rows, headline=headline(rows, "recall@10"))
+            store = open_store(outp / "cells", t) if resume else None   # --no-resume: train afresh
+            (rec,) = run_configs(store, t, [cfg], out_dir=outp, progress=progress, resume=resume)
+            write_corrector(outp / "results.json", t, [rec], command="emblab " + shlex.join(sys.argv[1:]))
             plot_quality([rec], f"{t.curve_split}/recall@10", outp / "quality_vs_passes.png",
                          f"{t.name}: {cfg.label}", final_split=t.final_split)
             plot_drift([rec], outp / "drift.png", f"{t.name}: {cfg.label}")

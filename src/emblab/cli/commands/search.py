@@ -38,7 +38,7 @@ def register(app: typer.Typer) -> None:
         from ...pipeline import load_model
         from ...scale.chunked import read_codes
         from ...search import search
-        from ._common import console, load_matrix
+        from ._common import console
 
         if out is not None:
             if not out.endswith((".npz", ".json")):

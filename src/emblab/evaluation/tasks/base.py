@@ -25,8 +25,10 @@ import numpy as np
 from ..._errors import DataError, InvalidParameterError
 from ..._validation import check_array, l2_normalize
 
+#: the method name of uncompressed rows in results
 UNCOMPRESSED = "float32"
-_UNCOMPRESSED_NAMES = {None, "float32", "uncompressed", "none", "exact"}
+#: every name that means "no compression", as a method argument or in results files (the one list)
+UNCOMPRESSED_NAMES = frozenset({"float32", "uncompressed", "none", "exact", "identity", "raw"})
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,8 @@ class Task:
 
 
 def is_uncompressed(model: Any) -> bool:
-    return model is None or (isinstance(model, str) and model.strip().lower() in _UNCOMPRESSED_NAMES)
+    """True for ``None`` and every name in :data:`UNCOMPRESSED_NAMES` (case and spaces ignored)."""
+    return model is None or (isinstance(model, str) and model.strip().lower() in UNCOMPRESSED_NAMES)
 
 
 def resolve_model(model: Any, fit_data) -> tuple[Any, str, float | None, bool]:
@@ -217,7 +220,7 @@ def file_fingerprint(path: Path) -> dict[str, Any]:
 from ...experiment.results import TaskResult  # noqa: E402  (re-exported for subclasses)
 
 __all__ = ["TaskMetadata", "Task", "TaskResult", "resolve_model", "is_uncompressed", "prepare_rows", "timed",
-           "file_fingerprint", "UNCOMPRESSED"]
+           "file_fingerprint", "UNCOMPRESSED", "UNCOMPRESSED_NAMES"]
 
 
 def load_shared_embeddings(name: str) -> tuple[np.ndarray, dict[str, Any]]:

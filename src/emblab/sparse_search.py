@@ -32,8 +32,8 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from .._errors import DataError, InvalidParameterError
-from ..search import merge_topk, topk_stable
+from ._errors import DataError, InvalidParameterError
+from .search import merge_topk, topk_stable
 
 __all__ = ["SparseIndex", "codes_to_csr", "latent_usage", "rank_scores", "usage_from_counts"]
 
