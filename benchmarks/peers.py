@@ -4,13 +4,13 @@ Tasks (baselines_and_eval.md §2): ``knn_fidelity/imdb-minilm`` (fit ``imdb_unsu
 ``imdb_labeled[0:49000]``, queries ``[49000:50000]``; tie-tolerant Recall@10 / R10@100 against
 exact float32) and ``beir_scifact`` (fit on the corpus; nDCG@10, Recall@100, 300 test queries).
 Methods, order, fit-row limit and the page are :mod:`emblab.bench.peers_study`; the runs are
-:func:`emblab.bench.runner.run_bench` (resumable, ``--time-budget``), into ``--work``; then FAISS is
+:func:`emblab.bench.runner.run_bench` (cells resume from ``--work``; ``--time-budget``); then FAISS is
 trained directly for PQ32 / OPQ32 and compared with the bench's codes and top-10 lists.
 
 Usage::
 
     EMBLAB_DATA=/work/shared/data OMP_NUM_THREADS=1 .venv/bin/python benchmarks/peers.py \\
-        --faiss-fit-rows 10000 [--time-budget 14400] [--resume]
+        --faiss-fit-rows 10000 [--time-budget 14400] [--fresh]
     python benchmarks/peers.py --render     # results/peers.md from results/peers.json, nothing run
 """
 
@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     ap.add_argument("--time-budget", type=float, default=None, help="seconds after which no new method starts")
     ap.add_argument("--max-class", type=int, default=3, help="0 cheap, 1 +PQ, 2 +FastScan/chains, 3 +OPQ")
     ap.add_argument("--skip-check", action="store_true", help="no direct FAISS comparison")
-    ap.add_argument("--resume", action="store_true", help="keep the finished methods of an earlier run")
-    ap.add_argument("--work", default=str(cache_dir() / "bench_peers"), help="run_bench's own results files")
+    ap.add_argument("--fresh", action="store_true", help="run every method again (default: resume the cells)")
+    ap.add_argument("--work", default=str(cache_dir() / "bench_peers"), help="run_bench's cell stores")
     ap.add_argument("--render", "--render-only", action="store_true", help="rewrite the .md from the .json and exit")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -73,12 +73,11 @@ def main(argv=None) -> int:
         tasks = args.tasks.split(",")
         records, datasets = peers.run(tasks, args.work, faiss_fit_rows=args.faiss_fit_rows,
                                       time_budget_s=args.time_budget, max_class=args.max_class,
-                                      resume=args.resume, command=command)
-        old = read_results(out / f"{args.name}.json") if args.resume and (out / f"{args.name}.json").exists() else None
-        checks = list(old.extra.get("faiss_direct_check", [])) if old else []
+                                      fresh=args.fresh, command=command)
         ran = {r.get("spec") for r in records if "error" not in r and "skipped" not in r}
         knn = next((t for t in tasks if t.startswith("knn_fidelity")), None)
-        if knn and not args.skip_check and not checks:
+        checks = []
+        if knn and not args.skip_check:
             from emblab.evaluation.tasks import get_task
 
             task = get_task(knn).load()

@@ -24,6 +24,7 @@ def test_method_list_orders_by_cost_and_lists_each_compressor_once():
 
 
 def test_run_limits_pq_fit_rows_and_resumes(tmp_path):
+    # the full-fit and the PQ run keep separate stores (their fit-row limits differ)
     specs = ["pca:dim=4,store=f32", "faiss:PQ4x4"]
     recs, datasets = peers.run(["mock/knn"], tmp_path, faiss_fit_rows=100, specs=specs)
     assert [r["method"] for r in recs][0] == "float32" and sum(r["method"] == "float32" for r in recs) == 1
@@ -31,8 +32,8 @@ def test_run_limits_pq_fit_rows_and_resumes(tmp_path):
     assert pca["extra"]["train_data"]["n"] == 400 and pq["extra"]["train_data"]["n"] == 100
     assert pca["recall@10_asym"] == pytest.approx(1.0)  # rank-4 data: PCA-4 is lossless
     assert set(datasets) == {"mock/knn"}
-    again, _ = peers.run(["mock/knn"], tmp_path, faiss_fit_rows=100, specs=specs, resume=True)
-    # finished methods are read back, not refitted (the same fit time and fingerprint)
+    again, _ = peers.run(["mock/knn"], tmp_path, faiss_fit_rows=100, specs=specs)
+    # finished methods are read back from the cell stores, not refitted (the same fit time and fingerprint)
     for s in specs:
         a, b = (next(r for r in rs if r.get("spec") == s) for rs in (recs, again))
         assert (a["fit_time_s"], a["artifact_fingerprint"]) == (b["fit_time_s"], b["artifact_fingerprint"])

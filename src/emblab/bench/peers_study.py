@@ -4,8 +4,8 @@
 Every peer whose payload is exactly one of :data:`BUDGETS` runs, plus the 48 B rung (binary,
 PQ48, OPQ48), the 432 B binary + int8 rescoring store and the 768 B float16 reference.
 
-:func:`run` makes two :func:`~emblab.bench.runner.run_bench` runs into a work folder (each resumes
-from its own results file): the PQ family (PQ, OPQ, FastScan) on the first ``faiss_fit_rows``
+:func:`run` makes two :func:`~emblab.bench.runner.run_bench` runs, each resuming from its own cell
+store under a work folder: the PQ family (PQ, OPQ, FastScan) on the first ``faiss_fit_rows``
 rows of the fit set (a documented smaller fit on a shared CPU), every other peer on the whole fit
 set; cheap methods first. The two documents are merged into one record list (one uncompressed
 row per task). :func:`faiss_direct_check` trains ``faiss.index_factory`` directly and compares its
@@ -88,7 +88,7 @@ def method_list(d: int, max_class: int = 3) -> list[tuple[int, str]]:
 
 
 def run(tasks: Sequence[str], work_dir: str | Path, *, faiss_fit_rows: int | None = None,
-        time_budget_s: float | None = None, max_class: int = 3, resume: bool = False,
+        time_budget_s: float | None = None, max_class: int = 3, fresh: bool = False,
         command: str | None = None, specs: Sequence[str] | None = None) -> tuple[list[dict], dict[str, Any]]:
     """Both run_bench runs (see the module docstring); returns (records, datasets by task).
 
@@ -106,14 +106,14 @@ def run(tasks: Sequence[str], work_dir: str | Path, *, faiss_fit_rows: int | Non
         if not chosen:
             continue
         left = None if time_budget_s is None else max(0.0, time_budget_s - (time.perf_counter() - t0))
-        doc = run_bench(chosen, [get_task(t) for t in tasks], BUDGETS + EXTRA_RUNGS, out_dir=work_dir,
-                        name=f"peers_{part}", command=command, fit_rows=rows, time_budget_s=left, resume=resume,
+        res = run_bench(chosen, [get_task(t) for t in tasks], BUDGETS + EXTRA_RUNGS, command=command,
+                        store=Path(work_dir) / part, fresh=fresh, fit_rows=rows, time_budget_s=left,
                         on_record=lambda r: print(f"[{r['task']}] {r.get('spec', r['method'])}: "
                                                   f"{r.get(r.get('main_score', ''), r.get('error', r.get('skipped')))}",
                                                   flush=True))
         first = not records  # one uncompressed row per task: the first run's
-        records += [r for r in doc["records"] if first or r["method"] != "float32"]
-        datasets.update({k: v for k, v in doc["dataset"].items() if k not in datasets})
+        records += [r for r in res.records if first or r["method"] != "float32"]
+        datasets.update({k: v for k, v in res.dataset.items() if k not in datasets})
     return records, datasets
 
 
