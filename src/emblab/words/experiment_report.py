@@ -98,7 +98,7 @@ def _ordering(records: list[dict[str, Any]]) -> list[str]:
     L = ["", "Ordering by all-pairs accuracy (paper, V=10k Wikipedia: SGNS 68.0 ≈ QWEM-SGD 65.1 ≈ svd(M*) 66.3 > "
              "svd(PPMI) 50.6 >> svd(PMI) 8.4):", ""]
     for (corpus, V), rs in groups.items():
-        rs = sorted(rs, key=lambda r: -r["analogy_all_pairs"])
+        rs = sorted(rs, key=lambda r: -(r["analogy_all_pairs"] or 0.0))
         L.append(f"- {corpus}, V={V}: " + " > ".join(f"{r['method'].split('(')[0]} {fmt(r['analogy_all_pairs'], True)}"
                                                       for r in rs))
     return L
@@ -173,14 +173,19 @@ def render_figures(doc: dict[str, Any], out_dir: str | Path) -> list[str]:
     files: list[str] = []
 
     def save(fig, name: str) -> None:
+        for ax in fig.axes:
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7, ncol=2)
         fig.tight_layout()
         fig.savefig(out_dir / name, dpi=110)
         plt.close(fig)
         files.append(name)
 
+    min_count = (doc.get("config") or {}).get("min_count", 50)  # families with enough analogies
+
     def families(ax, xs: Sequence, per: dict[str, list], n: dict[str, int], semilog: bool, style: str = "-") -> None:
         for f, a in per.items():
-            if n.get(f, 0) >= 50:
+            if n.get(f, 0) >= min_count:
                 (ax.semilogx if semilog else ax.plot)(xs, [np.nan if x is None else x for x in a], style, ms=3, label=f)
 
     dyn = doc.get("dynamics") or {}
@@ -220,7 +225,6 @@ def render_figures(doc: dict[str, Any], out_dir: str | Path) -> list[str]:
         ax.semilogx(acc["dims"], acc["overall"], "k-", lw=2.5, label="overall")
         ax.set(xlabel="d (closed form W*_d)", ylabel="all-pairs analogy accuracy",
                title=f"IMDB V={_k(crit['V'])}: accuracy vs d per family")
-        ax.legend(fontsize=7, ncol=2)
         save(fig, "qwem_acc_vs_d.png")
         r = dyn.get("random") or {}
         if r.get("accuracy_vs_step"):
@@ -235,14 +239,12 @@ def render_figures(doc: dict[str, Any], out_dir: str | Path) -> list[str]:
                 ax.plot(*zip(*xs), "k--o", ms=4, lw=1.5, label="overall closed form W*_d at step tau_d")
             ax.set(xlabel=f"GD step (random start, sigma={r['init_scale']:g}, d={r['d']})",
                    ylabel="all-pairs analogy accuracy")
-            ax.legend(fontsize=7, ncol=2)
             save(fig, "qwem_acc_vs_step.png")
         snr = crit.get("snr")
         if snr:
             fig, ax = plt.subplots(figsize=(8, 5))
             families(ax, snr["dims"], snr["snr"], acc["n"], True)
             ax.set(xlabel="d", ylabel="spike SNR of difference vectors")
-            ax.legend(fontsize=7, ncol=2)
             save(fig, "qwem_snr.png")
     sgd = doc.get("sgd")
     if sgd:
