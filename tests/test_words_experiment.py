@@ -85,6 +85,11 @@ def test_second_run_computes_nothing(run):
     assert (tmp / "store" / "cells.jsonl").read_text().count("\n") == lines
     assert json.dumps(records2, sort_keys=True) == json.dumps(records, sort_keys=True)
     assert extra2["dynamics"]["random"]["onset_agreement"] == extra["dynamics"]["random"]["onset_agreement"]
+    # a stage run alone finds its inputs' cells (SGD reads the random-start GD cell) and resumes too
+    seen.clear()
+    _, alone = run_qwem(tiny_config(tmp, stages=("sgd",)), CellStore(tmp / "store", FINGERPRINT),
+                        on_record=lambda rec, resumed: seen.append(resumed))
+    assert seen and all(seen) and alone["sgd"] == extra["sgd"]
     # a changed setting is a new cell: only the cells that depend on it run
     seen.clear()
     run_qwem(tiny_config(tmp, stages=("crit",), n_snapshots=2), CellStore(tmp / "store", FINGERPRINT),

@@ -220,24 +220,27 @@ def _gd_cell_fn(ctx: _Inputs, cell: dict[str, Any], peer_method: str | None = No
     return to_jsonable(rec)
 
 
-def critical_cells(ctx: _Inputs) -> Iterator[Cell]:
-    """Accuracy vs d, spike SNR and the aligned / random GD dynamics on the main corpus at V_small."""
+def critical_cells(ctx: _Inputs, only: str | None = None) -> Iterator[Cell]:
+    """Accuracy vs d, spike SNR and the aligned / random GD dynamics on the main corpus at V_small
+    (``only="random"``: just the random-start GD cell)."""
     cfg = ctx.cfg
     eig = _crit_eig(cfg)
     words = lambda: ctx.words(cfg.corpus, cfg.V_small)  # noqa: E731
     acc_dims, snr_dims = log_grid(2, cfg.d_max), log_grid(4, cfg.d_max)
-    yield ({"stage": "accuracy_vs_dim", "eig": eig, "dims": acc_dims},
-           lambda: to_jsonable(accuracy_vs_dim(words(), *ctx.eig(eig)[:2], acc_dims, ctx.families)))
-    yield ({"stage": "snr", "eig": eig, "dims": snr_dims},
-           lambda: to_jsonable(spike_snr(words(), *ctx.eig(eig)[:2], snr_dims, ctx.families)))
+    if only is None:
+        yield ({"stage": "accuracy_vs_dim", "eig": eig, "dims": acc_dims},
+               lambda: to_jsonable(accuracy_vs_dim(words(), *ctx.eig(eig)[:2], acc_dims, ctx.families)))
+        yield ({"stage": "snr", "eig": eig, "dims": snr_dims},
+               lambda: to_jsonable(spike_snr(words(), *ctx.eig(eig)[:2], snr_dims, ctx.families)))
     # aligned: exact-theory check on the top modes (float64); random: the stepwise-learning run used
     # for accuracy vs step (float32 and a larger sigma to fit a shared-CPU budget)
     for init, d, scale, dtype, snaps in (("aligned", cfg.aligned_d, cfg.init_scale, "float64", 0),
                                          ("random", cfg.dyn_d, cfg.random_init_scale, cfg.random_dtype,
                                           cfg.n_snapshots)):
-        cell = {"stage": "dynamics", "eig": eig, "init": init, "d": d, "init_scale": scale, "dtype": dtype,
-                "onset": "continuous", "horizon": 1.5, "record_points": 300, "seed": 0, "n_snapshots": snaps}
-        yield cell, (lambda c=cell: _gd_cell_fn(ctx, c))
+        if only in (None, init):
+            cell = {"stage": "dynamics", "eig": eig, "init": init, "d": d, "init_scale": scale, "dtype": dtype,
+                    "onset": "continuous", "horizon": 1.5, "record_points": 300, "seed": 0, "n_snapshots": snaps}
+            yield cell, (lambda c=cell: _gd_cell_fn(ctx, c))
 
 
 def peer_cells(ctx: _Inputs, corpus: str, V: int, *, epochs: int, sgns_cap: int, dtype: str = "float64",
@@ -405,7 +408,9 @@ def run_qwem(cfg: QwemConfig, store: CellStore, *, log: Callable[[str], None] = 
         run("peers10k", peer_cells(ctx, cfg.corpus, cfg.V, epochs=cfg.sgns_epochs, sgns_cap=cfg.V,
                                    dtype=cfg.dtype_large, eig_method=cfg.eig_large, gd_init=cfg.gd_init))
     if "sgd" in cfg.stages:
-        gd = next((r for r in parts.get("crit", []) if r["cell"].get("init") == "random"), {})
+        # lr units and horizon come from the random-start GD cell (run here if the crit stage was not)
+        gd = next((r for r in parts.get("crit") or run_cells(store, critical_cells(ctx, only="random"))
+                   if r.get("cell", {}).get("init") == "random"), {})
         run("sgd", sgd_cells(ctx, gd))
     return assemble(cfg, parts)
 

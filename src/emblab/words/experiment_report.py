@@ -157,7 +157,7 @@ def _sgd(sgd: dict[str, Any], V: int | None) -> list[str]:
     L = ["", "## Sampled SGD (same sampler for both losses; CPU runs, far from the authors' millions of steps)", ""]
     return L + table(["loss", "V", "d", "steps", "batch", "lr", "share of GD horizon", "init", "all-pairs %", "WS353",
                       "SimLex", "time s"],
-                     [[loss, str(V), str(r["d"]), str(r["n_steps"]), str(r["batch"]), f"{r['lr']:g}",
+                     [[loss, str(V or r.get("cell", {}).get("V")), str(r["d"]), str(r["n_steps"]), str(r["batch"]), f"{r['lr']:g}",
                        fmt(r.get("horizon_fraction"), nd=2), f"{r['init_scale']:g}", fmt(r["analogy_all_pairs"], True),
                        fmt(r["ws353"]), fmt(r["simlex"]), f"{r['seconds']:.1f}"] for loss, r in sgd.items() if r])
 
