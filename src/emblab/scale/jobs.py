@@ -151,11 +151,12 @@ def search(a: dict) -> dict:
         codes = (Codes.concat([codes] * reps) if reps > 1 else codes)[:n]
         if name == "pq":
             t = time.perf_counter()
-            _, _, searcher = model.code_index(codes)
+            root, _, searcher = model.code_index(codes)  # root keeps the index searcher points into alive
             out["pq_build_s"] = time.perf_counter() - t
             t = time.perf_counter()
             _, I = searcher.search(qn, K)
             out["pq_ms_per_query"] = (time.perf_counter() - t) * 1000 / len(xq)
+            del searcher, root
         else:  # decode-and-score: cost ~ n whatever the query count, so a 10^7 scan may use fewer queries
             nq = spec.get("nq") or len(xq)
             t = time.perf_counter()
@@ -181,16 +182,22 @@ def qdrant(a: dict) -> dict:
     t = time.perf_counter()
     sae = build(a["spec"]).fit(base)
     fit_s = time.perf_counter() - t
-    X = next(iter(iter_chunks(a["input"], a["n"]))).load()[0][: a["n"]]
+    parts, have = [], 0
+    for ref in iter_chunks(a["input"], a["n"]):  # the first n rows (chunks stop at row-group ends)
+        parts.append(ref.load()[0])
+        have += len(parts[-1])
+        if have >= a["n"]:
+            break
+    X = np.concatenate(parts)[: a["n"]]
     cat, xq = sae.encode(X), queries(a)
     t = time.perf_counter()
     D_ref, I_ref = emblab_search(sae, xq, cat, k=K, mode="sparse")
     em_ms = (time.perf_counter() - t) * 1000 / len(xq)
     client = connect(":memory:")
     t = time.perf_counter()
-    export_codes(client, "scale", cat)
+    export_codes(client, "scale", cat, model=sae)
     exp_s = time.perf_counter() - t
-    qc = sae.encode(xq)
+    qc = sae.encode_query(xq)
     t = time.perf_counter()
     D, I = search_codes(client, "scale", qc, k=K)
     q_ms = (time.perf_counter() - t) * 1000 / len(xq)

@@ -126,8 +126,8 @@ def _acceptance(recs: list[dict]) -> list[str]:
     ref = [r for r in _ok(recs, "encode") if r["engine"] == "local" and r["n"] == 10 * acc["input_rows"] // acc[
         "files"] and r["method"].startswith("pca")]
     same = (ref[0].get("sha") == rr.get("sha")) if ref and rr.get("sha") else None
-    return ["", "## Acceptance: 5 GB parquet, killed and resumed", "",
-            f"Input: {acc['input_rows']:,} rows in {acc['files']} files, {acc['input_bytes'] / 1e9:.2f} GB; PCA int8, "
+    return ["", f"## Acceptance: {acc['input_bytes'] / 1e9:.2f} GB of parquet, killed and resumed", "",
+            f"Input: {acc['input_rows']:,} rows in {acc['files']} files; PCA int8, "
             f"{acc['chunk_rows']:,}-row chunks.", "",
             f"- Run 1, SIGKILL after {kr['chunks_done_at_kill']} chunks ({kr['seconds']:.0f} s): manifest complete "
             f"= {kr['complete_flag']}, temp files left = {kr['tmp_files_left']}, peak {kr['peak_mb_sampled']:,.0f} MB.",
