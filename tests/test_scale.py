@@ -195,3 +195,94 @@ def test_ray_output_put_back_in_input_order(tmp_path):
     dup = np.full(30, 7)  # duplicate ids: left in Ray's order
     _, ids2 = _in_input_order(shuffled, dup, tmp_path, "id")
     assert (ids2 == 7).all()
+
+
+def test_scale_experiment_cells_resume_and_render(tmp_path):
+    """A tiny scale run: every measurement a stored cell; a rerun computes nothing; the page renders."""
+    from emblab.experiment import write_results
+    from emblab.scale.experiment import ScaleConfig, run
+    from emblab.scale.report import render_scale
+
+    rng = np.random.default_rng(1)
+    base = (rng.normal(size=(300, 8)) @ rng.normal(size=(8, 32))).astype(np.float16)
+    np.save(tmp_path / "base.npy", base)
+    np.save(tmp_path / "q.npy", rng.normal(size=(12, 32)).astype(np.float32))
+    cfg = ScaleConfig(work=str(tmp_path / "work"), base=str(tmp_path / "base.npy"), queries=str(tmp_path / "q.npy"),
+                      nq=12, file_rows=20, max_files=10, fit_rows=300, engines=("local",), qdrant_spec=None,
+                      specs={"pca": "pca:dim=8,store=int8", "pq": "faiss:PQ4np"}, isolate=False)
+    seen = []
+    records, skipped = run(cfg, tmp_path / "store", on_record=lambda r, resumed: seen.append(resumed))
+    assert not any(seen) and all("error" not in r for r in records)
+    stages = [r["stage"] for r in records]
+    assert stages.count("fit") == 2 and stages.count("generate") == 1
+    # inputs of 33 and 100 files are out of reach with 10 files: acceptance and the 10^7 encodes are left out
+    assert any(s.startswith("acceptance") for s in skipped) and stages.count("acceptance") == 0
+    enc = {(r["method"].split(":")[0], r["n"]): r for r in records if r["stage"] == "encode"}
+    assert set(enc) == {("pca", 20), ("pca", 200), ("faiss", 20), ("faiss", 200)}
+    assert all(r["rows"] == n and r["vectors_per_s"] > 0 for (_, n), r in enc.items())
+    search = {r["n"]: r for r in records if r["stage"] == "search"}
+    assert set(search) == {20, 200, 2000}  # 10^7 analogue: PQ codes of the first file tiled x100
+    assert 0 <= search[20]["int8_recall@10"] <= 1 and search[20]["pq_catalogue"] == "encoded"
+    assert search[2000]["pq_catalogue"] == "20 encoded codes tiled x100" and "pq_recall@10" not in search[2000]
+    assert len(list((tmp_path / "work" / "data_all").glob("*.parquet"))) == 10
+
+    again, _ = run(cfg, tmp_path / "store", on_record=lambda r, resumed: seen.append(resumed))
+    assert all(seen[len(records):]) and len(again) == len(records)
+    assert [r["id"] for r in again] == [r["id"] for r in records]
+
+    write_results(tmp_path / "scale.json", "scale", records, command="python benchmarks/scale.py",
+                  dataset={"name": "tiny", "queries": "q.npy"}, skipped=skipped)
+    text = render_scale(tmp_path / "scale.json").read_text()
+    r5 = enc[("pca", 20)]
+    assert f"| {r5['vectors_per_s']:,.0f} |" in text and "## Projection to 10^9 vectors (d = 32)" in text
+    assert "not run: acceptance n5gb" in text and "- command: `python benchmarks/scale.py`" in text
+
+
+def test_scale_render_reads_legacy_top_level_stages():
+    """Documents written before the cells kept models/generation/acceptance/qdrant at the top level."""
+    from emblab.scale.report import render, scale_records
+
+    doc = {"records": [{"stage": "encode", "method": "pca", "n": 100, "engine": "local", "vectors_per_s": 50.0,
+                        "seconds": 2.0, "peak_mb": 10.0, "sha": "a"}],
+           "models": {"pca": {"spec": "pca", "bytes_per_vector": 128.0, "fit_s": 1.0, "fit_rows": 10}},
+           "qdrant": {"spec": "sae", "fit_rows": 5, "fit_s": 1.0, "n": 10, "bytes_per_vector": 128.0,
+                      "export_s": 0.5, "nq": 3, "top10_agreement": 1.0, "top10_exact_set_agreement": 0.5,
+                      "qdrant_ms_per_query": 3.0, "emblab_sparse_ms_per_query": 0.2}}
+    assert [r["stage"] for r in scale_records(doc)] == ["encode", "fit", "qdrant"]
+    text = render(doc)
+    assert "| `pca` | 128 | 1.0 | 10 |" in text and "exact top-10 set equality 50.0%" in text
+    assert "| pca (n=100) | 50 | 5,555.6 h | 5,556 |" in text
+
+
+def test_scale_job_in_own_process_equals_in_process(tmp_path, data, model):
+    """A measurement run as ``python -m emblab.scale.jobs`` returns the in-process record; a failure
+    comes back as an error record (not an exception)."""
+    from emblab.scale.jobs import run_job
+
+    _, d = model
+    np.save(tmp_path / "x.npy", data)
+    args = {"model_dir": str(d), "input": str(tmp_path / "x.npy"), "chunk_rows": 500}
+    sub = run_job("encode_local", {**args, "out_dir": str(tmp_path / "a")})
+    here = run_job("encode_local", {**args, "out_dir": str(tmp_path / "b")}, isolate=False)
+    assert sub["rows"] == here["rows"] == len(data) and sub["chunks"] == 4 and sub["sha"] == here["sha"]
+    assert sub["peak_mb"] > 0
+    bad = run_job("encode_local", {**args, "input": str(tmp_path / "missing.npy"), "out_dir": str(tmp_path / "c")})
+    assert "not found" in bad["error"] and bad["rc"] != 0
+
+
+def test_scale_qdrant_job_agrees_with_emblab(tmp_path):
+    """The Qdrant measurement exports packed SAE codes with their model (it once failed on them)."""
+    pytest.importorskip("qdrant_client")
+    if "sae" not in emblab.list_methods():
+        pytest.skip("sae method not available")
+    from emblab.scale.jobs import run_job
+
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(600, 6)) @ rng.normal(size=(6, 24))).astype(np.float32)
+    np.save(tmp_path / "base.npy", X[:400])
+    np.save(tmp_path / "q.npy", X[:20])
+    _write_parquet(tmp_path / "cat.parquet", X[400:], row_group_size=120)  # two chunks for n=200
+    rec = run_job("qdrant", {"base": str(tmp_path / "base.npy"), "input": str(tmp_path / "cat.parquet"), "n": 200,
+                             "fit_rows": 400, "spec": "sae:h=64,k=4,epochs=2,batch_size=64,progress=false",
+                             "queries": str(tmp_path / "q.npy"), "nq": 20}, isolate=False)
+    assert rec["n"] == 200 and rec["nq"] == 20 and rec["top10_agreement"] >= 0.95

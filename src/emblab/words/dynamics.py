@@ -19,7 +19,8 @@ import numpy as np
 
 from .._errors import FitError, InvalidParameterError
 
-__all__ = ["theory_curves", "onset_times", "half_rise_steps", "default_lr", "gd_train", "ode_integrate"]
+__all__ = ["theory_curves", "onset_times", "half_rise_steps", "default_lr", "gd_train", "gd_vs_theory",
+           "ode_integrate"]
 
 
 def theory_curves(lam: np.ndarray, s0: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -188,3 +189,94 @@ def ode_integrate(lam: np.ndarray, s0: np.ndarray, t: np.ndarray, n_sub: int = 2
             y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         out.append(y.copy())
     return np.asarray(out)
+
+
+def gd_vs_theory(M: np.ndarray, lam: np.ndarray, U: np.ndarray, d: int, *, init: str = "random",
+                 init_scale: float = 1e-6, lr: float | None = None, n_steps: int | None = None,
+                 onset: str = "continuous", horizon: float = 1.5, record_points: int = 300, dtype="float64",
+                 seed: int = 0, n_snapshots: int = 0,
+                 on_snapshot: Callable[[int, np.ndarray], None] | None = None) -> tuple[dict, np.ndarray]:
+    """The dynamics experiment: full-batch GD from a small start, measured half-rise steps vs theory.
+
+    The one implementation behind ``emblab words dynamics`` and the QWEM benchmark's dynamics cells.
+
+    Parameters
+    ----------
+    M : ndarray (V, V)
+        Target M*.
+    lam, U : ndarray (>= d,), (V, >= d)
+        Top eigenpairs of M (descending); only the first ``d`` are used.
+    d : int
+        Embedding dimension.
+    init, init_scale, seed : see :func:`gd_train`.
+    lr : float, optional
+        Step size; default :func:`default_lr`.
+    n_steps : int, optional
+        Default: ``horizon`` x the predicted onset step of mode d, with the continuous-time
+        (``onset="continuous"``: ``tau_d / (2 lr)``) or the discrete-map (``"discrete"``: growth
+        ``(1 + lr lam)^2`` per step) rate; ``sigma_d(0)`` is guessed as ``init_scale^2 d`` for a random
+        start and ``init_scale^2`` for an aligned one.
+    record_points : int
+        About this many recorded steps.
+    dtype : str
+        Precision of the GD iterate.
+    n_snapshots, on_snapshot : optional
+        ``on_snapshot(step, W)`` about ``n_snapshots`` times, evenly spaced (accuracy vs step).
+
+    Returns
+    -------
+    record : dict
+        Curves (``steps`` (T,), ``sigma_modes`` (T, d), ``singular_values_sq`` (T, d)), ``lam``, ``s0``,
+        predicted and measured half-rise steps (d,) in both time maps, their relative errors and
+        correlations, the fraction of modes that rose in eigen-order and ``final_rel_err_vs_Md``
+        (``||W W^T - M*_d|| / ||M*_d||``); arrays as numpy.
+    W : ndarray (V, d)
+        The final iterate.
+    """
+    if onset not in ("continuous", "discrete"):
+        raise InvalidParameterError(f"onset must be 'continuous' or 'discrete'; got {onset!r}.")
+    if not 1 <= d <= min(lam.size, U.shape[1]):
+        raise InvalidParameterError(f"d must be in [1, {min(lam.size, U.shape[1])}] (computed eigenpairs); got {d}.")
+    eta = float(lr) if lr else default_lr(M, float(lam[0]))
+    if n_steps is None:
+        s0 = init_scale ** 2 * (d if init == "random" else 1)
+        lam_d = float(lam[d - 1])
+        if onset == "continuous":
+            tau = onset_times(np.array([lam_d]), np.array([s0]))[0] / (2 * eta)
+        else:
+            tau = np.log((lam_d - s0) / s0) / (2 * np.log1p(eta * lam_d)) if lam_d > 2 * s0 else np.nan
+        if not np.isfinite(tau):
+            raise InvalidParameterError(f"mode {d} cannot rise (lambda_d = {lam_d:.3g}, sigma(0) ~ {s0:.3g}); "
+                                        "lower d or init_scale, or give n_steps.")
+        n_steps = int(np.ceil(horizon * tau))
+    n = int(n_steps)
+    every = max(1, n // n_snapshots) if n_snapshots and on_snapshot else None
+    res = gd_train(M, d, n, lr=eta, init=init, init_scale=init_scale, lam=lam[:d], U=U[:, :d],
+                   record_every=max(1, n // record_points), callback=on_snapshot, callback_every=every,
+                   seed=seed, dtype=np.dtype(dtype).type)
+    pred = onset_times(res["lam"], res["s0"]) / (2 * eta)
+    meas = half_rise_steps(res["steps"], res["sigma_modes"], res["lam"])
+    ok = np.isfinite(pred) & np.isfinite(meas)
+    rel = np.abs(meas - pred) / pred
+    # discrete-map prediction: small modes grow by (1 + eta lam)^2 per step, not e^{2 eta lam}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pred_disc = np.log((res["lam"] - res["s0"]) / res["s0"]) / (2 * np.log1p(eta * res["lam"]))
+    rel_disc = np.abs(meas - pred_disc) / pred_disc
+    M_d = (U[:, :d] * lam[:d]) @ U[:, :d].T
+    W = res["W"].astype(np.float64)
+    final_err = float(np.linalg.norm(W @ W.T - M_d) / np.linalg.norm(M_d))
+    with np.errstate(all="ignore"):
+        rec = {"init": init, "V": int(M.shape[0]), "d": d, "lr": eta, "n_steps": n, "seconds": res["seconds"],
+               "init_scale": init_scale, "dtype": np.dtype(dtype).name, "steps": res["steps"],
+               "sigma_modes": res["sigma_modes"], "predicted_half_rise_discrete": pred_disc,
+               "median_rel_err_discrete": float(np.nanmedian(rel_disc)) if ok.any() else None,
+               "max_rel_err_discrete": float(np.nanmax(rel_disc[ok])) if ok.any() else None,
+               "singular_values_sq": res["singular_values_sq"], "lam": res["lam"], "s0": res["s0"],
+               "predicted_half_rise": pred, "measured_half_rise": meas,
+               "median_rel_err": float(np.nanmedian(rel)) if ok.any() else None,
+               "max_rel_err": float(np.nanmax(rel[ok])) if ok.any() else None,
+               "corr_pred_meas": float(np.corrcoef(pred[ok], meas[ok])[0, 1]) if ok.sum() > 2 else None,
+               "corr_log": float(np.corrcoef(np.log(pred[ok]), np.log(meas[ok]))[0, 1]) if ok.sum() > 2 else None,
+               "frac_in_order": float(np.mean(np.diff(meas[ok]) > 0)) if ok.sum() > 1 else None,
+               "final_rel_err_vs_Md": final_err, "n_modes_rose": int(ok.sum())}
+    return rec, res["W"]

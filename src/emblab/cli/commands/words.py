@@ -142,34 +142,29 @@ def dynamics(cooc_dir: str = typer.Argument(..., help="Folder written by `emblab
              k: float = typer.Option(1.0, "--k"),
              out: Optional[str] = typer.Option(None, "--out", "-o", help="JSON with the curves."),
              overwrite: bool = OVERWRITE) -> None:
-    """Full-batch GD on ||WW^T - M*||^2; compares half-rise steps with tau_k / (2 lr)."""
-    _guard(out, "words-json", _cooc_files(cooc_dir), overwrite)
-    import numpy as np
+    """Full-batch GD on ||WW^T - M*||^2; compares half-rise steps with tau_k / (2 lr).
 
+    The same experiment as the QWEM benchmark's dynamics cells (emblab.words.dynamics.gd_vs_theory)."""
+    _guard(out, "words-json", _cooc_files(cooc_dir), overwrite)
     from ...io import atomic_write_json
     from ...words.closed_form import target_matrix, top_eigenpairs
     from ...words.cooccurrence import CoocStats
-    from ...words.dynamics import default_lr, gd_train, half_rise_steps, onset_times
+    from ...words.dynamics import gd_vs_theory
+    from ...words.experiment import to_jsonable
 
     stats = CoocStats.load(_check_dir(cooc_dir, "co-occurrence folder"))
     M = target_matrix(stats.C, stats.unigram, k)
     lam, U, _ = top_eigenpairs(M, dim)
-    eta = lr or default_lr(M, float(lam[0]))
-    s0_guess = init_scale ** 2 * (dim if init == "random" else 1)
-    n = steps or int(np.ceil(1.5 * onset_times(lam[-1:], np.array([s0_guess]))[0] / (2 * eta)))
-    res = gd_train(M, dim, n, lr=eta, init=init, init_scale=init_scale, lam=lam, U=U,
-                   record_every=max(1, n // 400))
-    pred = onset_times(res["lam"], res["s0"]) / (2 * eta)
-    meas = half_rise_steps(res["steps"], res["sigma_modes"], res["lam"])
-    ok = np.isfinite(pred) & np.isfinite(meas)
-    rel = np.abs(meas[ok] - pred[ok]) / pred[ok]
-    corr = float(np.corrcoef(pred[ok], meas[ok])[0, 1]) if ok.sum() > 2 else float("nan")
-    _console().print(f"{n} steps in {res['seconds']:.1f} s; {ok.sum()}/{dim} modes rose; median |rel err| "
-                     f"{np.median(rel) if rel.size else float('nan'):.3f}, max {rel.max() if rel.size else float('nan'):.3f}, "
-                     f"corr(pred, measured) {corr:.4f}")
+    rec, _ = gd_vs_theory(M, lam, U, dim, init=init, init_scale=init_scale, lr=lr, n_steps=steps)
+
+    def num(x):
+        return "-" if x is None else f"{x:.4f}"
+
+    _console().print(f"{rec['n_steps']} steps in {rec['seconds']:.1f} s; {rec['n_modes_rose']}/{dim} modes rose; "
+                     f"median |rel err| {num(rec['median_rel_err'])} (discrete map {num(rec['median_rel_err_discrete'])}), "
+                     f"max {num(rec['max_rel_err'])}, corr(pred, measured) {num(rec['corr_pred_meas'])}")
     if out:
-        atomic_write_json(out, kind="words-json", obj={"steps": res["steps"], "sigma_modes": res["sigma_modes"], "lam": res["lam"],
-                                "s0": res["s0"], "lr": eta, "predicted_half_rise": pred, "measured_half_rise": meas})
+        atomic_write_json(out, to_jsonable(rec), kind="words-json")
 
 
 @words_app.command("critical-size")
@@ -211,6 +206,58 @@ def critical_size(cooc_dir: str = typer.Argument(..., help="Folder written by `e
     _console().print(t)
     if out:
         atomic_write_json(out, {"accuracy_vs_dim": acc, "critical": crit, "lam": lam}, kind="words-json")
+
+
+@words_app.command("experiment")
+def experiment(out: str = typer.Option(..., "--out", "-o", help="Folder for qwem.json, qwem.md and qwem_*.png."),
+               stages: str = typer.Option("crit,peers5k,text8,peers10k,sgd", help="Comma list of stages."),
+               store: Optional[str] = typer.Option(None, help="Cell store (default $EMBLAB_CACHE/bench_qwem); resumed."),
+               corpus: str = typer.Option("imdb_aclimdb", help="Main corpus: dataset name or path."),
+               second_corpus: str = typer.Option("text8_prefix", help="Corpus of the text8 stage: name or path."),
+               vocab: int = typer.Option(10000, "--vocab", "-V", help="V of the peers10k stage."),
+               vocab_small: int = typer.Option(5000, help="V of the other stages."),
+               dim: int = typer.Option(200, "--dim", "-d", help="d of the peer rows."),
+               d_max: int = typer.Option(1024, "--d-max", help="Largest d of the accuracy-vs-d grid."),
+               dyn_d: int = typer.Option(64, help="d of the random-start GD run."),
+               aligned_d: int = typer.Option(16, help="d of the aligned-start GD run."),
+               sgns_epochs: int = typer.Option(1, help="gensim epochs on the main corpus (0: no SGNS row)."),
+               sgd_max_steps: int = typer.Option(3000),
+               sgd_batch: int = typer.Option(20000),
+               min_count: int = typer.Option(50, help="Fewer analogies = insufficient coverage."),
+               render: bool = typer.Option(False, "--render", help="Only re-render OUT/qwem.md and figures from its JSON.")
+               ) -> None:
+    """The QWEM experiment (closed form vs peers, dynamics, critical sizes, SGD) as resumable cells;
+    the same module as benchmarks/qwem.py (emblab.words.experiment)."""
+    import sys
+
+    from ...data.paths import cache_dir
+    from ...experiment import CellStore
+    from ...words.experiment import FINGERPRINT, QwemConfig, run_qwem
+    from ...words.experiment_report import render_qwem, write_qwem
+
+    if render:
+        render_qwem(out)
+        return
+    names, paths = [], {}
+    for c in (corpus, second_corpus):
+        p = Path(c)
+        names.append(p.name if p.exists() else c)
+        if p.exists():
+            paths[p.name] = str(p)
+    cfg = QwemConfig(corpus=names[0], second_corpus=names[1], paths=paths, V=vocab, V_small=vocab_small, d=dim,
+                     d_max=d_max, dyn_d=dyn_d, aligned_d=aligned_d, sgns_epochs=sgns_epochs,
+                     second_sgns_epochs=5 if sgns_epochs else 0, sgd_max_steps=sgd_max_steps, sgd_batch=sgd_batch,
+                     min_count=min_count, stages=tuple(x for x in stages.split(",") if x))
+    Path(out).mkdir(parents=True, exist_ok=True)
+    console = _console()
+    command = "emblab " + " ".join(sys.argv[1:])
+
+    def write(records, extra):
+        write_qwem(out, records, extra, command=command)
+
+    write(*run_qwem(cfg, CellStore(store or cache_dir() / "bench_qwem", FINGERPRINT), log=console.print,
+                    on_stage=write))
+    console.print(f"-> {Path(out) / 'qwem.md'}")
 
 
 def register(app: typer.Typer) -> None:
