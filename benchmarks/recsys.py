@@ -19,7 +19,8 @@ file is the configuration. Usage::
         [--datasets movielens_100k,movielens_latest_small] [--out benchmarks/results]
 
 Writes ``recsys.json`` and ``recsys.md``. Every finished (task, spec) is a cell kept in
-``$EMBLAB_CACHE/bench/<fingerprint>``: a rerun computes only the missing ones.
+``$EMBLAB_CACHE/bench/<fingerprint>``: a rerun computes only the missing ones. ``--render``
+re-writes ``recsys.md`` from the committed ``recsys.json`` without running anything.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import sys
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from emblab.bench.candidates import peer_specs_for_budgets  # noqa: E402
-from emblab.bench.runner import cache_store, run_bench  # noqa: E402
+from emblab.bench.runner import cache_store, render_markdown, run_bench  # noqa: E402
 from emblab.evaluation.tasks.recsys_task import recsys_movielens  # noqa: E402
 
 BUDGETS = {64: (8, 16, 32, 64), 256: (32, 64, 128, 256)}
@@ -57,7 +58,11 @@ def main(argv=None) -> None:
     p.add_argument("--factors", default="64,256")
     p.add_argument("--datasets", default="movielens_100k,movielens_latest_small")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
+    p.add_argument("--render", action="store_true", help="re-write recsys.md from the committed recsys.json only")
     a = p.parse_args(argv)
+    if a.render:
+        print(f"rendered {render_markdown(os.path.join(a.out, 'recsys.json'))}")
+        return
     try:
         import faiss
         import torch

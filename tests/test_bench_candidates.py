@@ -127,3 +127,6 @@ def test_verdict_picks_the_pareto_best_at_or_under_each_budget():
     assert {e["budget"]: e for e in verdict(doc)}[32]["spec"] == "g"
     doc.extra["budgets"] = [16]
     assert verdict(doc)[0]["spec"] is None and "no method stores at most 16 B" in "\n".join(verdict_lines(doc))
+    # a reference row that is not a compressor (popularity: 0 B) is never the verdict
+    doc.records.append({**rec("popularity", 0, 0.30), "baseline": "popularity"})
+    assert verdict(doc)[0]["spec"] is None

@@ -29,7 +29,7 @@ import numpy as np
 from .._errors import DataError
 from ..experiment.markdown import table
 from ..experiment.provenance import environment_lines
-from ..experiment.results import Results, TaskResult, results_document
+from ..experiment.results import Results, TaskResult, read_results, results_document
 from ..experiment.store import CellStore, cell_id, run_cells
 from ..io import atomic_write_json, atomic_write_text
 from .candidates import DEFAULT_BUDGETS, peer_specs_for_budgets  # noqa: F401  (re-exported)
@@ -570,6 +570,9 @@ def markdown_table(res: Results | dict[str, Any]) -> str:
     (:func:`~emblab.experiment.environment_lines`) and the verdict."""
     res = as_results(res)
     lines = ["# emblab " + ("recommendation" if res.kind == "recsys" else "compression") + " benchmark", ""]
+    # notes recorded in the JSON (e.g. which defaults older rows ran with) survive every re-render
+    for note in res.extra.get("notes") or []:
+        lines += [f"> {note}", ""]
     for task in tasks_in(res):
         header, rows = table_rows(res, task)
         lines += [f"## {task}", "", *table(header, rows)]
@@ -620,3 +623,11 @@ def write_outputs(res: Results, out_dir: str | Path, name: str = "bench") -> tup
     atomic_write_json(out / f"{name}.json", res.to_dict(), kind="results")
     atomic_write_text(out / f"{name}.md", markdown_table(res))
     return out / f"{name}.json", out / f"{name}.md"
+
+
+def render_markdown(json_path: str | Path) -> Path:
+    """Re-write the ``.md`` beside a bench results file from the JSON alone (nothing is run)."""
+    path = Path(json_path)
+    md = path.with_suffix(".md")
+    atomic_write_text(md, markdown_table(read_results(path)))
+    return md

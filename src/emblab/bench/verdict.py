@@ -24,7 +24,9 @@ METRIC_LABELS = {"ndcg@10": "nDCG@10", "recall@10_asym": "Recall@10", "spearman"
 
 
 def _ok(r: dict[str, Any]) -> bool:
-    return "error" not in r and "skipped" not in r and isinstance(r.get(r.get("main_score") or ""), (int, float))
+    # reference rows that are not compressors (popularity, random) are context, never a choice
+    return ("error" not in r and "skipped" not in r and not r.get("baseline")
+            and isinstance(r.get(r.get("main_score") or ""), (int, float)))
 
 
 def verdict(res: Results) -> list[dict[str, Any]]:
