@@ -130,3 +130,16 @@ def test_verdict_picks_the_pareto_best_at_or_under_each_budget():
     # a reference row that is not a compressor (popularity: 0 B) is never the verdict
     doc.records.append({**rec("popularity", 0, 0.30), "baseline": "popularity"})
     assert verdict(doc)[0]["spec"] is None
+
+
+def test_notes_recorded_in_the_results_render_above_the_tables(tmp_path):
+    from emblab.bench.runner import markdown_table, render_markdown
+    from emblab.experiment import write_results
+
+    rec = {"task": "t", "method": "pca:dim=4", "spec": "pca:dim=4", "bytes_per_vector": 8, "main_score": "ndcg@10",
+           "ndcg@10": 0.5, "fit_time_s": 1.0, "search_time_s": 0.01}
+    write_results(tmp_path / "b.json", "compression", [rec], budgets=[8], notes=["rows ran with the old defaults"])
+    md = render_markdown(tmp_path / "b.json").read_text()
+    assert md.splitlines()[2] == "> rows ran with the old defaults"
+    assert md.index("> rows ran") < md.index("## t") and md == markdown_table(Results.from_dict(
+        __import__("json").loads((tmp_path / "b.json").read_text())))
