@@ -73,7 +73,7 @@ def test_stronger_peer_ladders_hit_their_budgets():
             assert ix.sa_code_size() == rabitq_code_bytes(d, bits)
     specs = peer_specs_for_budgets(384, [32, 64, 128], additive=True, rabitq=True, sae=True)
     got = {s for _, s in specs}
-    assert {"faiss:RQ32x8", "faiss:LSQ64x8", "faiss:PCAR192,RaBitQ", "faiss:PCAR176,RaBitQ2", "sae:budget=128"} <= got
+    assert {"faiss:RQ32x8", "faiss:LSQ128x4", "faiss:PCAR192,RaBitQ", "faiss:PCAR176,RaBitQ2", "sae:budget=128"} <= got
     for b, spec in specs:
         if spec.startswith("faiss:") and ("RaBitQ" in spec or "RQ" in spec or "LSQ" in spec):
             ix = faiss.index_factory(384, spec.split(":", 1)[1], faiss.METRIC_INNER_PRODUCT)
