@@ -150,3 +150,13 @@ def test_bench_records_full_specs_and_never_duplicates(tmp_path):
     md = markdown_table(res)
     assert md.count("| pca:dim=4,store=int8,whiten=false |") == 1
     assert "| pca:store=int8 |" not in (tmp_path / "b.md").read_text()
+
+
+def test_one_list_of_uncompressed_names():
+    from emblab.evaluation.tasks.base import UNCOMPRESSED_NAMES, is_uncompressed
+
+    assert "float32" in UNCOMPRESSED_NAMES
+    for name in ("float32", " Float32 ", "raw", "identity", "none", None):
+        assert is_uncompressed(name), name
+    for name in ("float16", "pca:dim=8", "int8", 0):
+        assert not is_uncompressed(name), name
