@@ -249,3 +249,17 @@ def test_older_outputs_are_recognised_by_content(tmp_path):
     plain.mkdir()
     (plain / "bench.json").write_text("{}")
     assert [output_kind(p) for p in (report, bench, plain, tmp_path / "missing")] == ["report", "bench", None, None]
+
+
+def test_one_json_encoder_for_numpy_and_paths():
+    from pathlib import Path
+
+    from emblab.io import json_default
+
+    obj = {"f": np.float32(0.5), "i": np.int64(3), "b": np.bool_(True), "a": np.arange(3, dtype=np.int16),
+           "p": Path("/tmp/x"), "nan": float("nan")}
+    back = json.loads(json.dumps(obj, default=json_default))
+    assert back["f"] == 0.5 and back["i"] == 3 and back["b"] is True and back["a"] == [0, 1, 2]
+    assert back["p"] == "/tmp/x" and back["nan"] != back["nan"]
+    with pytest.raises(TypeError, match="not JSON serialisable: object"):
+        json.dumps({"x": object()}, default=json_default)

@@ -14,6 +14,11 @@ from emblab.spec import format_spec, format_stage, parse_spec, parse_stage, spli
     ("pca:dim=128,store=f32|int8, binary", ["pca:dim=128,store=f32|int8", "binary"]),
     ("faiss:IVF64,PQ8np ; sae:h=64,k=4", ["faiss:IVF64,PQ8np", "sae:h=64,k=4"]),
     (" ; ,", []),
+    ("pca:dim=64 int8  binary:rescore=3", ["pca:dim=64", "int8", "binary:rescore=3"]),
+    ("pca:dim=64, store=int8 faiss:OPQ32,PQ32", ["pca:dim=64,store=int8", "faiss:OPQ32,PQ32"]),
+    ("pca:dim=64,store=f32|faiss:OPQ8,PQ8,int8", ["pca:dim=64,store=f32|faiss:OPQ8,PQ8", "int8"]),
+    ("int8:calib=percentile:0.1,pca", ["int8:calib=percentile:0.1", "pca"]),
+    ("faiss:PQ8;faiss:SQ8 faiss:IVF4,Flat", ["faiss:PQ8", "faiss:SQ8", "faiss:IVF4,Flat"]),
     (["pca;int8", "faiss:PQ8"], ["pca", "int8", "faiss:PQ8"]),
 ])
 def test_split_specs(text, expected):

@@ -7,7 +7,9 @@ import pytest
 
 import emblab
 from emblab import DataError, InvalidParameterError
-from emblab.evaluation.tasks import (BeirTask, KnnFidelityTask, StsTask, evaluate, get_task, list_tasks)
+from emblab.evaluation.tasks import (BeirTask, KnnFidelityTask, StsTask, evaluate, get_task, list_tasks,
+                                    register_task, unregister_task)
+from emblab.evaluation.tasks import UnknownTaskError
 from emblab.evaluation.tasks.mocks import MOCK_RETRIEVAL_NDCG10
 
 
@@ -22,6 +24,24 @@ def test_registry_lists_and_suggests():
     meta = get_task("knn_fidelity/imdb-minilm").metadata
     assert meta.expected_rows == {"fit": 50000, "catalogue": 49000, "queries": 1000}
     assert get_task("beir_scifact").metadata.reference["ndcg@10"] == pytest.approx(0.6451)
+
+
+def test_a_task_registered_for_a_while_is_unregistered():
+    name = "test/tiny-knn"
+    X = np.random.default_rng(0).normal(size=(80, 8)).astype(np.float32)
+    factory = lambda: KnnFidelityTask.from_arrays(name, X, X[:60], X[60:])  # noqa: E731
+    register_task(name, factory)
+    try:
+        assert name in list_tasks()
+        assert get_task(name).name == name
+    finally:
+        assert unregister_task(name) is factory
+    assert name not in list_tasks()
+    with pytest.raises(UnknownTaskError, match="not a registered task"):
+        get_task(name)
+    assert unregister_task(name) is None       # removing it twice is a no-op
+    register_task(name, factory)               # and the name is free again
+    assert unregister_task(name) is factory
 
 
 def test_mock_knn_known_answers():
@@ -130,3 +150,13 @@ def test_bench_records_full_specs_and_never_duplicates(tmp_path):
     md = markdown_table(res)
     assert md.count("| pca:dim=4,store=int8,whiten=false |") == 1
     assert "| pca:store=int8 |" not in (tmp_path / "b.md").read_text()
+
+
+def test_one_list_of_uncompressed_names():
+    from emblab.evaluation.tasks.base import UNCOMPRESSED_NAMES, is_uncompressed
+
+    assert "float32" in UNCOMPRESSED_NAMES
+    for name in ("float32", " Float32 ", "raw", "identity", "none", None):
+        assert is_uncompressed(name), name
+    for name in ("float16", "pca:dim=8", "int8", 0):
+        assert not is_uncompressed(name), name

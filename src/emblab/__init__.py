@@ -26,7 +26,8 @@ from ._errors import (
 from .base import BaseCompressor, Compressor
 from .codes import Codes
 from .pipeline import Pipeline, load_model
-from .registry import build, get_method, list_methods, parse_spec, register, to_spec
+from .registry import build, get_method, list_methods, register, to_spec
+from .spec import parse_spec
 from .search import exact_search, search
 
 __all__ = [

@@ -1,19 +1,18 @@
-"""Method registry and spec strings (design.md section 4).
+"""Method registry: names to classes, and building compressors from spec strings (design.md section 4).
 
-Grammar::
-
-    spec   := stage ("|" stage)*
-    stage  := name [":" key "=" value ("," key "=" value)*]
-    value  := int | float | true | false | none | string
-
-``faiss:`` is the exception: everything after the colon is a FAISS factory string, kept verbatim
-(``faiss:OPQ32,PQ32``). ``to_spec`` sorts keys and omits defaults, so
-``parse_spec(c.to_spec())`` rebuilds an object with equal ``get_params()``.
+The spec grammar itself (``name[:key=value,...]`` stages chained by ``|``, ``faiss:`` kept verbatim,
+lists of specs) lives in :mod:`emblab.spec`; its parse/format functions are re-exported here for
+older callers. ``to_spec`` sorts keys and omits defaults, so ``parse_spec(c.to_spec())`` rebuilds an
+object with equal ``get_params()``.
 
 ``to_spec(c, full=True)`` is the *full* canonical form: every parameter with its value, defaults
 included (``pca:dim=64,store=int8,whiten=false``). It round-trips the same way and, unlike the
 short form, does not change meaning when a default changes, so tables, log lines and results
 records use it; :func:`resolve_spec` gives it for a spec string without fitting anything.
+
+The registry sits below every compressor and :mod:`emblab.pipeline` in the import graph: it imports
+neither (compressor modules are discovered by name, the pipeline registers itself with
+:func:`register_chain`), so there is no import cycle.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ It imports nothing else from emblab but the error types, so every module may use
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Mapping
 
 from ._errors import InvalidParameterError
@@ -111,14 +112,20 @@ def format_spec(stages: Iterable[tuple[str, Mapping[str, Any]]]) -> str:
     return "|".join(format_stage(name, params, full=True) for name, params in stages)
 
 
+_PIECE_SEP = re.compile(r"[,\s]+")
+#: a piece that continues the spec before it: ``key=value`` (possibly followed by ``|next-stage``)
+_KEY_VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
 def split_specs(text: str | Iterable[str]) -> list[str]:
     """Split a list of specs written on one line (or several such lines) into single specs.
 
-    Specs are separated by ``;`` or by commas. A comma piece that is only ``key=value`` belongs to
-    the spec before it, and after ``faiss:`` a piece that starts with an upper-case letter or a
-    digit continues the factory string (FAISS components are upper-case; emblab method names are
-    lower-case). So ``"ae,ae:alpha=0.1,epochs=5,faiss:OPQ32,PQ32;pca"`` gives ``["ae",
-    "ae:alpha=0.1,epochs=5", "faiss:OPQ32,PQ32", "pca"]``.
+    Specs are separated by ``;``, commas or white space (a spec never holds a space). A comma or
+    space piece that is only ``key=value`` belongs to the spec before it, and after ``faiss:`` a
+    piece that starts with an upper-case letter or a digit continues the factory string (FAISS
+    components are upper-case; emblab method names are lower-case); ``;`` always ends a spec. So
+    ``"ae,ae:alpha=0.1,epochs=5,faiss:OPQ32,PQ32;pca int8"`` gives ``["ae", "ae:alpha=0.1,epochs=5",
+    "faiss:OPQ32,PQ32", "pca", "int8"]``.
 
     Parameters
     ----------
@@ -135,12 +142,12 @@ def split_specs(text: str | Iterable[str]) -> list[str]:
     out: list[str] = []
     for chunk in text.split(";"):
         start = len(out)
-        for piece in (p.strip() for p in chunk.split(",")):
+        for piece in _PIECE_SEP.split(chunk):
             if not piece:
                 continue
             last_stage = out[-1].rsplit("|", 1)[-1] if len(out) > start else ""
             in_factory = last_stage.split(":", 1)[0].strip().lower() in RAW_ARGUMENT_METHODS
-            attaches = (("=" in piece and ":" not in piece) if not in_factory
+            attaches = (bool(_KEY_VALUE.match(piece)) if not in_factory
                         else (piece[0].isupper() or piece[0].isdigit()))
             if attaches and len(out) > start:
                 out[-1] += "," + piece

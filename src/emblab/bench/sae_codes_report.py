@@ -51,7 +51,7 @@ def label(rec: dict) -> str:
     if "coding" not in cell:
         return f"`{rec['method']}`"
     from ..compressors.sae import CODING_PARAMS
-    from ..registry import parse_stage
+    from ..spec import parse_stage
 
     params = parse_stage(rec["method"])[1]
     coding = ",".join(f"{k}={params[k]}" for k in CODING_PARAMS if params.get(k) is not None and k != "k")

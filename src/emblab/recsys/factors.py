@@ -61,7 +61,7 @@ def parse_cf_spec(spec: str) -> tuple[str, dict[str, Any]]:
     InvalidParameterError
         Unknown method or key, or a value of the wrong type or range.
     """
-    from ..registry import parse_stage
+    from ..spec import parse_stage
 
     name, given = parse_stage(str(spec))
     if name not in CF_METHODS:
@@ -92,7 +92,7 @@ def parse_cf_spec(spec: str) -> tuple[str, dict[str, Any]]:
 
 def cf_spec(name: str, params: dict[str, Any]) -> str:
     """Canonical spec: sorted keys, unset (tuned) parameters left out."""
-    from ..registry import format_value
+    from ..spec import format_value
 
     items = [f"{k}={format_value(v)}" for k, v in sorted(params.items()) if v is not None]
     return name + (":" + ",".join(items) if items else "")

@@ -75,7 +75,7 @@ class SweepConfig:
             raise InvalidParameterError(f"unknown regressor(s) {bad}; choose from {', '.join(REGRESSORS)}.")
         if any((not isinstance(d, int)) or d < 1 for d in self.dims):
             raise InvalidParameterError(f"dims must be positive integers; got {self.dims}.")
-        from ..registry import parse_spec
+        from ..spec import parse_spec
 
         for spec in self.compressors:
             parse_spec(spec)  # unknown method or key -> one-line error before any work

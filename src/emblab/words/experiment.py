@@ -29,7 +29,7 @@ import numpy as np
 
 from .._errors import EmblabError
 from ..experiment import CellStore, run_cells
-from ..io import atomic_save_npy
+from ..io import atomic_save_npy, json_default
 from .analogy import evaluate_all, load_analogy_families
 from .closed_form import closed_form_vectors, svd_embeddings, target_matrix, top_eigenpairs
 from .cooccurrence import build_cooccurrence, load_token_stream_cached
@@ -83,9 +83,8 @@ class QwemConfig:
 
 
 def to_jsonable(x: Any) -> Any:
-    """Nested numpy arrays / scalars as JSON lists and numbers (NaN kept)."""
-    return json.loads(json.dumps(x, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else
-                                 (o.item() if isinstance(o, np.generic) else str(o))))
+    """Nested numpy arrays / scalars as JSON lists and numbers (NaN kept), through :func:`emblab.io.json_default`."""
+    return json.loads(json.dumps(x, default=json_default))
 
 
 def peer_row(wv: WordVectors, seconds: float, method: str, corpus: str, V: int, **extra: Any) -> dict[str, Any]:

@@ -248,7 +248,7 @@ def register(app: typer.Typer) -> None:
         task: Optional[List[str]] = typer.Option(None, "--task", "--dataset", "-t",
                                                  help="Task(s), e.g. knn_fidelity/imdb-minilm (repeat or comma-separate)."),
         methods: Optional[List[str]] = typer.Option(None, "--methods", "-m",
-                                                    help="Spec(s); repeat, or separate with ';' or ',' (default: all peers)."),
+                                                    help="Spec(s); repeat, or separate with ';', ',' or spaces (default: all peers)."),
         budgets: Optional[str] = typer.Option(None, "--budgets", "-b", help="Bytes/vector, e.g. 32,64,128."),
         fit_rows: Optional[int] = typer.Option(None, "--fit-rows", min=1, help="Fit on the first N fit rows."),
         full: Optional[bool] = typer.Option(None, "--full/--quick",

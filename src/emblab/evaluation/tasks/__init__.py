@@ -54,6 +54,15 @@ def register_task(name: str, factory: Callable[..., Task]) -> None:
     _TASKS[name] = factory
 
 
+def unregister_task(name: str) -> Callable[..., Task] | None:
+    """Remove the task registered under ``name`` and return its factory (``None`` if there was none).
+
+    For code that registers a task for a while (an in-memory task of one run, a test): register it,
+    use it, then unregister it so that ``emblab list tasks`` and later lookups no longer see it.
+    """
+    return _TASKS.pop(name, None)
+
+
 def list_tasks() -> list[str]:
     """Names of all registered tasks, sorted."""
     return sorted(_TASKS)
@@ -107,4 +116,4 @@ for _name, _factory in (("knn_fidelity/imdb-minilm", imdb_minilm), ("knn_fidelit
     register_task(_name, _factory)
 
 __all__ = ["Task", "TaskMetadata", "TaskResult", "KnnFidelityTask", "BeirTask", "StsTask", "RecsysTask",
-           "register_task", "list_tasks", "get_task", "evaluate", "UnknownTaskError", "is_task_uri", "list_schemes"]
+           "register_task", "unregister_task", "list_tasks", "get_task", "evaluate", "UnknownTaskError", "is_task_uri", "list_schemes"]
