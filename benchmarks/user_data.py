@@ -45,12 +45,13 @@ SAE_DEFAULTS_BEFORE_16 = {"pack": False, "index_coding": "fixed", "value_bits": 
                           "center": False, "auxk": False, "batch_size": 1024}
 
 
-def canonical(spec: str) -> str:
-    """The full spec a record ran with: resolved with the defaults of its run, not today's."""
+def canonical(spec: str, before_16: bool = False) -> str:
+    """The full spec a record ran with: resolved with the defaults of its run (``before_16``: the earlier
+    benchmarks, run with the ``sae`` defaults of the time), not always today's."""
     if spec == "float32":
         return spec
     stages = parse_spec(spec)
-    if stages[0][0] == "sae":
+    if before_16 and stages[0][0] == "sae":
         stages[0] = ("sae", {**SAE_DEFAULTS_BEFORE_16, **stages[0][1]})
     return resolve_spec(format_spec(stages))
 
@@ -62,7 +63,7 @@ def earlier_scores(results: Path) -> dict[str, float]:
         for r in read_results(results / name).records if (results / name).exists() else []:
             score = r["ndcg@10"] if r.get("task") == "beir_scifact" else (r.get("scifact") or {}).get("ndcg@10")
             if isinstance(score, float):
-                out.setdefault(canonical(r["method"]), score)
+                out.setdefault(canonical(r["method"], before_16=True), score)
     return out
 
 
