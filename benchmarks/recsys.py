@@ -7,12 +7,10 @@ on a validation split, the last training item of each user; see ``emblab.recsys.
 
 Methods at equal bytes per item vector (8/16/32/64 B for 64-d factors, 32/64/128/256 B for 256-d):
 every peer of ``peer_specs_for_budgets`` (PCA-ordered truncation ``pca:dim=p``, raw truncation,
-PCA-int8, PQ/OPQ, int8/SQ8, SQ4, binary), the SAE in the paper's layout with top-k and OMP codes
-(h = 16 d, k = B/4, uint16 + float16 per non-zero) and in emblab's default packed layout
-(``sae:budget=B``: Elias-Fano indices, 4-bit values, OMP, k fitted to the budget); batch 128,
-about 1,500 training steps: 100 epochs on ml-100k, 20 on ml-latest-small; the step count was chosen
-on catalogue reconstruction cosine, which involves no interaction. Every method is scored
-twice (RecsysTask codings): direction + float16 norm (+2 B) and raw vectors.
+PCA-int8, PQ/OPQ, int8/SQ8, SQ4, binary) and the SAE with top-k and OMP codes (h = 16 d, k = B/4,
+batch 128, about 1,500 training steps: 100 epochs on ml-100k, 20 on ml-latest-small; the step
+count was chosen on catalogue reconstruction cosine, which involves no interaction). Every method
+is scored twice (RecsysTask codings): direction + float16 norm (+2 B) and raw vectors.
 
 Everything (scoring, CF fits and their cache, SAE checkpoints, resume) lives in the library; this
 file is the configuration. Usage::
@@ -48,14 +46,11 @@ def methods_for(task) -> list[str]:
     peers = [s for _, s in peer_specs_for_budgets(d, BUDGETS[d], pipelines=False, fastscan=False)
              if not s.startswith("binary:rescore")]
     epochs = SAE_EPOCHS[task.metadata.dataset]
-    # the paper's layout: uint16 indices + float16 values (4 B per non-zero), no centring or AuxK,
-    # top-k and OMP coding
-    paper = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs},pack=false,index_coding=fixed,"
-             f"value_bits=16,center=false,auxk=false,encoder={enc}" for b in BUDGETS[d] for enc in ("topk", "omp")]
-    # emblab's default layout (issue 16: Elias-Fano indices, 4-bit refitted values, OMP coding,
-    # centring, AuxK), k chosen by the budget: what `emblab bench --task recsys:DIR` runs
-    packed = [f"sae:h={16 * d},budget={b},batch_size=128,epochs={epochs}" for b in BUDGETS[d]]
-    return peers + paper + packed
+    # the layout of the committed results (recsys.md): uint16 indices + float16 values (4 B per
+    # non-zero), no centring or AuxK, top-k and OMP coding; packed codes are compared in sae_codes.md
+    sae = [f"sae:h={16 * d},k={b // 4},batch_size=128,epochs={epochs},pack=false,index_coding=fixed,"
+           f"value_bits=16,center=false,auxk=false,encoder={enc}" for b in BUDGETS[d] for enc in ("topk", "omp")]
+    return peers + sae
 
 
 def main(argv=None) -> None:
